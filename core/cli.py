@@ -1,0 +1,236 @@
+"""The ``bangban`` command."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import config as configmod
+from .plugins import PluginError, collect, describe, make_manager
+
+
+class Context:
+    """Lazily built plugin manager and app, shared by one invocation."""
+
+    def __init__(self):
+        self._pm = None
+        self._app = None
+
+    @property
+    def pm(self):
+        if self._pm is None:
+            conf = configmod.from_env()
+            self._pm = make_manager(allow=conf["PLUGINS"], trace=conf["TRACE_HOOKS"])
+        return self._pm
+
+    @property
+    def app(self):
+        if self._app is None:
+            from .app import create_app
+
+            self._app = create_app(pm=self.pm)
+        return self._app
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group()
+@click.version_option(package_name="bangban", prog_name="bangban")
+def cli():
+    """Bangban: a platform for grassroots government service centers."""
+
+
+def _fail(message, code=1):
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+# --- plugins --------------------------------------------------------------
+
+@cli.command("plugins")
+@pass_ctx
+def plugins_cmd(ctx):
+    """List loaded plugins, their versions and the hooks each implements."""
+    for row in describe(ctx.pm):
+        click.echo(f"{row['name']:<20} {row['distribution']} {row['version']}")
+        click.echo(f"{'':<20} {', '.join(row['hooks']) or '(no hooks)'}")
+
+
+# --- database -------------------------------------------------------------
+
+@cli.command("migrate")
+@pass_ctx
+def migrate_cmd(ctx):
+    """Apply pending database migrations."""
+    from . import db
+
+    with ctx.app.app_context():
+        applied = db.migrate()
+    click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+# --- metadata -------------------------------------------------------------
+
+def pack_paths(pm):
+    return [Path(args[0]) for _plugin, args, _kw in collect(pm, "register_metadata_packs")]
+
+
+def metadata_kinds(pm):
+    from .metadata.schemas import BUILTIN_KINDS
+
+    kinds = dict(BUILTIN_KINDS)
+    owners = {k: "core" for k in kinds}
+    for plugin, args, kw in collect(pm, "register_metadata_kinds"):
+        kind, schema = args[0], args[1]
+        if kind in kinds:
+            raise PluginError(f"plugin {plugin!r} registers metadata kind {kind!r}, already registered by {owners[kind]!r}")
+        kinds[kind] = (schema, kw.get("key", args[2] if len(args) > 2 else "code"))
+        owners[kind] = plugin
+    return kinds
+
+
+def load_catalog(pm, paths=()):
+    from .metadata.loader import load
+
+    return load([Path(p) for p in paths] or pack_paths(pm), metadata_kinds(pm))
+
+
+@cli.group()
+def metadata():
+    """Check, store and export metadata packs."""
+
+
+@metadata.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def metadata_check(ctx, paths):
+    """Validate packs (default: every loaded plugin's). Changes nothing."""
+    from .metadata.loader import MetadataInvalid
+
+    try:
+        catalog = load_catalog(ctx.pm, paths)
+    except MetadataInvalid as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        _fail(f"{len(exc.errors)} error(s)")
+    per_kind = ", ".join(f"{len(v)} {k}" for k, v in sorted(catalog.kinds.items()))
+    click.echo(f"ok: {len(catalog.packs)} pack(s), {per_kind}")
+
+
+@metadata.command("sync")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@pass_ctx
+def metadata_sync(ctx, paths):
+    """Store packs as versioned records (only what changed)."""
+    from . import db
+    from .metadata import store
+    from .metadata.loader import MetadataInvalid
+
+    try:
+        catalog = load_catalog(ctx.pm, paths)
+    except MetadataInvalid as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        _fail(f"{len(exc.errors)} error(s); nothing was stored")
+    with ctx.app.app_context():
+        db.migrate()
+        counts = store.sync(catalog, actor=os.environ.get("USER", "cli"), role="cli")
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@metadata.command("export")
+@click.argument("directory", type=click.Path(file_okay=False))
+@pass_ctx
+def metadata_export(ctx, directory):
+    """Write the database's current metadata as YAML packs."""
+    from .metadata import store
+
+    with ctx.app.app_context():
+        files = store.export(directory)
+    click.echo(f"wrote {len(files)} file(s) under {directory}")
+
+
+# --- audit ----------------------------------------------------------------
+
+@cli.group()
+def audit():
+    """Verify and anchor the audit chain."""
+
+
+@audit.command("verify")
+@pass_ctx
+def audit_verify(ctx):
+    """Recompute the chain and compare its head with the latest anchor."""
+    with ctx.app.app_context():
+        result = ctx.app.extensions["bangban"].audit.verify()
+    if not result.ok:
+        _fail(f"audit chain BROKEN at entry {result.first_bad}: {result.message}")
+    click.echo(f"audit chain ok: {result.count} entries" + (f" ({result.message})" if result.message else ""))
+
+
+@audit.command("anchor")
+@pass_ctx
+def audit_anchor(ctx):
+    """Export the head of the chain to the anchor directory."""
+    with ctx.app.app_context():
+        path = ctx.app.extensions["bangban"].audit.write_anchor()
+    click.echo(f"anchor written: {path}" if path else "the audit log is empty")
+
+
+# --- demo and serving -----------------------------------------------------
+
+@cli.command()
+@click.option("--password", default="Bangban@2026", show_default=True, help="password of every demo account")
+@pass_ctx
+def demo(ctx, password):
+    """Load the demo county (乌审旗) and print its logins."""
+    from .demo import load_demo
+
+    with ctx.app.app_context():
+        logins = load_demo(ctx.pm, password)
+    click.echo("Demo county 乌审旗 (150626) loaded. Logins (password for all: %s):" % password)
+    for username, role, name in logins:
+        click.echo(f"  {username:<24} {role:<20} {name}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@pass_ctx
+def serve(ctx, host, port, threads):
+    """Serve the app (migrating the database first)."""
+    from waitress import serve as waitress_serve
+
+    from . import db
+
+    app = ctx.app
+    with app.app_context():
+        db.migrate()
+    click.echo(f"Bangban is serving at http://{host}:{port}/  (Ctrl+C to stop)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="bangban")
+
+
+def build():
+    """The ``cli`` group with every plugin's commands added."""
+    ctx = Context()
+    try:
+        ctx.pm.hook.register_commands(cli=cli)
+    except PluginError:
+        raise
+    return cli, ctx
+
+
+def main(argv=None):
+    try:
+        group, ctx = build()
+        group.main(args=argv, prog_name="bangban", obj=ctx, standalone_mode=True)
+    except PluginError as exc:
+        _fail(f"bangban: {exc}", 2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,74 @@
+"""Database connection, transactions and migrations (peewee).
+
+SQLite (WAL) is the embedded default; PostgreSQL is reached through a
+``postgresql://`` URL and always pooled. Models bind to one proxy, so a
+process serves one database at a time (tests re-point it per app).
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect as url_connect
+from playhouse.migrations import Runner
+
+proxy = peewee.DatabaseProxy()
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+}
+
+
+def open_database(url: str, pool_size: int = 8) -> peewee.Database:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per thread, kept open: closing the last WAL
+        # connection checkpoints, which costs every request.
+        return peewee.SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    if parsed.scheme in ("postgres", "postgresql"):
+        url = url.replace(parsed.scheme + "://", "postgresql+pool://", 1)
+    if parsed.scheme.startswith("postgres"):
+        return url_connect(url, max_connections=pool_size, stale_timeout=300, timeout=10)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def bind(db: peewee.Database):
+    proxy.initialize(db)
+
+
+def is_postgres(db=None) -> bool:
+    db = db or proxy.obj
+    return isinstance(db, peewee.PostgresqlDatabase)
+
+
+@contextlib.contextmanager
+def transaction():
+    """A write transaction. On SQLite it takes the write lock at once
+    (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing on
+    a stale snapshot; nested calls become savepoints."""
+    db = proxy.obj
+    if isinstance(db, peewee.SqliteDatabase) and not db.in_transaction():
+        with db.atomic("IMMEDIATE") as txn:
+            yield txn
+    else:
+        with db.atomic() as txn:
+            yield txn
+
+
+def migrate(db=None) -> list[str]:
+    """Apply pending migrations; return their names."""
+    db = db or proxy.obj
+    return Runner(db, str(MIGRATIONS)).up()
+
+
+def pending_migrations(db=None) -> list[str]:
+    db = db or proxy.obj
+    return [m.name for m in Runner(db, str(MIGRATIONS)).status() if not m.applied and m.path]

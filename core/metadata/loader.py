@@ -1,0 +1,314 @@
+"""Read, validate and merge metadata packs.
+
+A pack is a directory with a ``pack.yaml`` (name, title, version, optional
+``county`` and ``overrides``) and any number of ``*.yaml`` files whose
+top-level keys are kinds (``items:``, ``roles:`` …).
+
+Loading collects *every* error in every pack before giving up, each with the
+file, line and key path. Files are parsed with libyaml's fast loader; line
+numbers are looked up only for entries that have an error, so a clean check
+costs little more than parsing.
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from marshmallow import ValidationError
+
+from .schemas import BUILTIN_KINDS, REFERENCES
+
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+PACK_KEYS = {"name", "title", "version", "county", "overrides", "description"}
+
+
+@dataclass
+class MetadataError:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self):
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class MetadataInvalid(Exception):
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass
+class Entry:
+    kind: str
+    key: str
+    data: dict
+    pack: str
+    file: str
+    index: int
+
+
+@dataclass
+class Pack:
+    name: str
+    path: Path
+    version: str = "1"
+    county: str | None = None
+    overrides: list = field(default_factory=list)
+    title: object = None
+    entries: list = field(default_factory=list)
+
+
+@dataclass
+class Catalog:
+    """The merged result: ``kinds[kind][key] -> Entry``."""
+
+    packs: list
+    kinds: dict
+
+    def get(self, kind, key):
+        entry = self.kinds.get(kind, {}).get(key)
+        return entry.data if entry else None
+
+    def entries(self, kind):
+        return [self.kinds[kind][k] for k in sorted(self.kinds.get(kind, {}))]
+
+    def count(self):
+        return sum(len(v) for v in self.kinds.values())
+
+
+def canonical_json(data) -> str:
+    """The stored, hashed form of an entry: sorted keys, dates as ISO text."""
+
+    def default(value):
+        if isinstance(value, (datetime.date, datetime.datetime)):
+            return value.isoformat()
+        raise TypeError(f"cannot store {type(value).__name__}")
+
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default)
+
+
+# --- line numbers ---------------------------------------------------------
+
+@functools.lru_cache(maxsize=16)
+def _compose(path: str, mtime_ns: int, size: int):
+    try:
+        return yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return None
+
+
+def _line_of(path: Path, keys) -> int | None:
+    """1-based line of the node at ``keys`` in the YAML file (best effort)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    node = _compose(str(path), stat.st_mtime_ns, stat.st_size)
+    if node is None:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _flatten(messages, prefix=()):
+    """marshmallow's nested error dict -> [(key tuple, message)]."""
+    out = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            sub = prefix if key == "_schema" else prefix + (key,)
+            out.extend(_flatten(value, sub))
+    elif isinstance(messages, list):
+        for value in messages:
+            out.extend(_flatten(value, prefix))
+    else:
+        out.append((prefix, str(messages)))
+    return out
+
+
+def _dotted(keys) -> str:
+    text = ""
+    for key in keys:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+# --- reading one pack ----------------------------------------------------
+
+def read_pack(path, kinds, errors) -> Pack | None:
+    """Read and validate one pack directory; append problems to ``errors``."""
+    path = Path(path)
+    manifest = path / "pack.yaml"
+    if not manifest.is_file():
+        errors.append(MetadataError(str(path), None, "", "not a metadata pack: pack.yaml is missing"))
+        return None
+    head = _parse(manifest, errors)
+    if head is None:
+        return None
+    if not isinstance(head, dict) or not isinstance(head.get("name"), str):
+        errors.append(MetadataError(str(manifest), 1, "name", "a pack needs a name"))
+        return None
+    for key in head:
+        if key not in PACK_KEYS:
+            errors.append(MetadataError(str(manifest), _line_of(manifest, [key]), key, "unknown key"))
+    overrides = head.get("overrides") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        errors.append(MetadataError(str(manifest), _line_of(manifest, ["overrides"]), "overrides",
+                                    "must be a list of pack names"))
+        overrides = []
+    pack = Pack(head["name"], path, str(head.get("version", "1")), head.get("county"), overrides, head.get("title"))
+    for file in sorted(path.glob("*.yaml")):
+        if file.name == "pack.yaml":
+            continue
+        _read_file(pack, file, kinds, errors)
+    return pack
+
+
+def _parse(file: Path, errors):
+    try:
+        with open(file, "rb") as fh:
+            return yaml.load(fh, Loader=SafeLoader)  # noqa: S506 - SafeLoader/CSafeLoader only
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        errors.append(MetadataError(str(file), mark.line + 1 if mark else None, "",
+                                    f"malformed YAML: {exc.problem or exc.context}"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        errors.append(MetadataError(str(file), None, "", f"malformed YAML: {exc}"))
+    return None
+
+
+def _read_file(pack, file, kinds, errors):
+    doc = _parse(file, errors)
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        errors.append(MetadataError(str(file), 1, "", "a metadata file is a mapping of kinds to lists"))
+        return
+    for kind, entries in doc.items():
+        if kind not in kinds:
+            errors.append(MetadataError(str(file), _line_of(file, [kind]), str(kind),
+                                        f"unknown kind; known: {', '.join(sorted(kinds))}"))
+            continue
+        if not isinstance(entries, list):
+            errors.append(MetadataError(str(file), _line_of(file, [kind]), kind, "must be a list"))
+            continue
+        schema_cls, key = kinds[kind]
+        schema = schema_cls()
+        for i, data in enumerate(entries):
+            if not isinstance(data, dict):
+                errors.append(MetadataError(str(file), _line_of(file, [kind, i]), f"{kind}[{i}]", "must be a mapping"))
+                continue
+            try:
+                schema.load(data)
+            except ValidationError as exc:
+                for keys, message in _flatten(exc.messages):
+                    full = [kind, i, *keys]
+                    errors.append(MetadataError(str(file), _line_of(file, full), _dotted(full), message))
+                continue
+            pack.entries.append(Entry(kind, str(data[key]), data, pack.name, str(file), i))
+
+
+# --- merging --------------------------------------------------------------
+
+def merge(packs, errors) -> Catalog:
+    """Merge packs by an order-independent rule.
+
+    An entry defined by several packs is an error unless exactly one of them
+    overrides (directly or through a chain of ``overrides``) all the others.
+    """
+    by_name = {}
+    for pack in packs:
+        if pack.name in by_name:
+            errors.append(MetadataError(str(pack.path / "pack.yaml"), 1, "name",
+                                        f"pack name {pack.name!r} is also used by {by_name[pack.name].path}"))
+        by_name[pack.name] = pack
+    for pack in packs:
+        for other in pack.overrides:
+            if other not in by_name:
+                errors.append(MetadataError(str(pack.path / "pack.yaml"), _line_of(pack.path / "pack.yaml", ["overrides"]),
+                                            "overrides", f"names pack {other!r}, which is not loaded"))
+
+    def beats(a, b, seen=()):
+        if a == b or a in seen:
+            return False
+        direct = by_name[a].overrides if a in by_name else []
+        return b in direct or any(beats(c, b, seen + (a,)) for c in direct)
+
+    found = {}
+    for pack in packs:
+        for entry in pack.entries:
+            found.setdefault((entry.kind, entry.key), []).append(entry)
+    kinds = {}
+    for (kind, key), entries in sorted(found.items()):
+        winners = [e for e in entries if all(beats(e.pack, o.pack) for o in entries if o is not e and o.pack != e.pack)]
+        same_pack = len({e.pack for e in entries}) < len(entries)
+        if len(entries) > 1 and (len(winners) != 1 or same_pack):
+            places = ", ".join(f"{e.file}:{_line_of(Path(e.file), [kind, e.index])}" for e in entries)
+            first = entries[-1]
+            errors.append(MetadataError(first.file, _line_of(Path(first.file), [kind, first.index]),
+                                        f"{kind}[{first.index}]",
+                                        f"duplicate {kind} code {key!r} (defined at {places}); "
+                                        "a pack that means to replace it lists the other pack under 'overrides'"))
+            continue
+        kinds.setdefault(kind, {})[key] = winners[0] if len(entries) > 1 else entries[0]
+    catalog = Catalog(packs, kinds)
+    check_references(catalog, errors)
+    return catalog
+
+
+def _values(data, dotted):
+    """Values at a path like ``staffing[].role`` or ``roles[]``."""
+    values = [data]
+    for part in dotted.split("."):
+        many = part.endswith("[]")
+        name = part[:-2] if many else part
+        nxt = []
+        for v in values:
+            if isinstance(v, dict) and v.get(name) is not None:
+                nxt.extend(v[name] if many else [v[name]])
+        values = nxt
+    return values
+
+
+def check_references(catalog, errors, references=REFERENCES):
+    for kind, dotted, target in references:
+        known = catalog.kinds.get(target, {})
+        for key, entry in catalog.kinds.get(kind, {}).items():
+            for value in _values(entry.data, dotted):
+                if str(value) not in known:
+                    path = dotted.replace("[]", "")
+                    errors.append(MetadataError(
+                        entry.file, _line_of(Path(entry.file), [kind, entry.index, path.split(".")[0]]),
+                        f"{kind}[{entry.index}].{path}",
+                        f"{key}: refers to {target[:-1] if target.endswith('s') else target} {value!r}, which does not exist"))
+
+
+def load(paths, kinds=None) -> Catalog:
+    """Read, validate and merge the packs at ``paths``; raise
+    :class:`MetadataInvalid` with every error found."""
+    kinds = kinds or BUILTIN_KINDS
+    errors = []
+    packs = [p for p in (read_pack(path, kinds, errors) for path in paths) if p is not None]
+    catalog = merge(packs, errors)
+    if errors:
+        raise MetadataInvalid(errors)
+    return catalog

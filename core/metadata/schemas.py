@@ -1,0 +1,298 @@
+"""marshmallow schemas for every kind of metadata.
+
+A pack's YAML files hold top-level keys named after kinds (``items:``,
+``roles:`` …), each a list of entries. The schemas validate entries as
+written; what is stored and exported is the entry itself (sparse: defaults
+are applied where the data is used, not written back).
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+LANGS = ("zh", "mn", "en")
+LEVELS = ("county", "township", "village", "group")
+ITEM_LEVELS = ("county", "township", "village")
+ITEM_KINDS = ("instant", "promised", "major")
+ITEM_TYPES = (
+    "licensing",  # 行政许可
+    "payment",  # 行政给付
+    "confirmation",  # 行政确认
+    "reward",  # 行政奖励
+    "adjudication",  # 行政裁决
+    "other_power",  # 其他行政权力
+    "public_service",  # 公共服务
+)
+CHANNELS = ("window", "online", "mobile", "bank", "self_service", "door_to_door", "mail")
+MATERIAL_FORMS = ("original", "copy", "original_and_copy", "electronic")
+SITE_KINDS = ("service_center", "service_station", "service_point", "bank_branch", "window")
+FIELD_TYPES = (
+    "text", "long_text", "integer", "decimal", "date", "choice", "multi_choice",
+    "yes_no", "id_number", "mobile", "division", "file",
+)
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", error="must be letters, digits, '_', '.' or '-'")
+DIVISION = validate.Regexp(r"^\d{6}(\d{3}(\d{3}(\d{3})?)?)?$", error="must be a 6, 9, 12 or 15 digit division code")
+
+
+class Text(fields.Field):
+    """Text given once (taken as Chinese) or per language: ``{zh, mn, en}``."""
+
+    default_error_messages = {
+        "invalid": "must be text or a mapping of languages (zh, mn, en) to text",
+        "no_zh": "a Chinese (zh) text is required",
+        "unknown_lang": "unknown language {lang!r}; use zh, mn or en",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValidationError("must not be empty")
+            return value
+        if isinstance(value, dict):
+            for lang, text in value.items():
+                if lang not in LANGS:
+                    raise self.make_error("unknown_lang", lang=lang)
+                if not isinstance(text, str):
+                    raise self.make_error("invalid")
+            if not str(value.get("zh", "")).strip():
+                raise self.make_error("no_zh")
+            return value
+        raise self.make_error("invalid")
+
+
+class Days(fields.Float):
+    """Working days; whole or half days (0.5 steps)."""
+
+    def _validated(self, value):
+        number = super()._validated(value)
+        if number is not None and (number < 0 or (number * 2) != int(number * 2)):
+            raise ValidationError("must be a non-negative number of whole or half days")
+        return number
+
+
+def codes(**kw):
+    return fields.List(fields.String(validate=CODE), **kw)
+
+
+class Strict(Schema):
+    class Meta:
+        ordered = True
+
+
+class MaterialSchema(Strict):
+    name = Text(required=True)
+    form = fields.String(required=True, validate=validate.OneOf(MATERIAL_FORMS))
+    count = fields.Integer(validate=validate.Range(min=1))
+    key = fields.Boolean()
+    fill_instructions = Text()
+    sample = Text()
+    note = Text()
+
+
+class FieldSchema(Strict):
+    """One field of an item's own form (issue: generated forms)."""
+
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*$"))
+    type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
+    label = Text(required=True)
+    required = fields.Boolean()
+    options = fields.List(fields.Raw())
+    show_if = fields.String()
+    required_if = fields.String()
+    help = Text()
+
+
+class ItemSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(ITEM_TYPES))
+    legal_basis = Text()
+    levels = fields.List(fields.String(validate=validate.OneOf(ITEM_LEVELS)), required=True,
+                         validate=validate.Length(min=1))
+    department = fields.String(required=True, validate=CODE)
+    joint_departments = codes()
+    conditions = Text()
+    materials = fields.List(fields.Nested(MaterialSchema))
+    fields_ = fields.List(fields.Nested(FieldSchema), data_key="fields")
+    promised_days = Days(required=True)
+    legal_days = Days()
+    fee = Text()
+    kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)))
+    online = fields.Boolean()
+    high_frequency = fields.Boolean()
+    delegated = fields.Boolean()
+    result = Text()
+    phone = fields.String()
+    location = Text()
+    hours = Text()
+    roles = codes()
+    category = Text()
+    keywords = fields.List(fields.String())
+
+    @validates_schema
+    def _days(self, data, **kwargs):
+        promised, legal = data.get("promised_days"), data.get("legal_days")
+        if promised is not None and legal is not None and promised > legal:
+            raise ValidationError("must not exceed legal_days", "promised_days")
+        if data.get("kind") == "major" and not data.get("joint_departments"):
+            raise ValidationError("a major item names its joint_departments", "joint_departments")
+
+
+class DepartmentSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    phone = fields.String()
+
+
+class GuideElementSchema(Strict):
+    element = fields.String(required=True)
+    label = Text()
+
+
+class ApplicantFieldSchema(FieldSchema):
+    pass
+
+
+class GuideFieldSchema(Strict):
+    """Which elements a region's guides show, in order, and the applicant
+    part of every commission form."""
+
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    elements = fields.List(fields.Nested(GuideElementSchema), required=True)
+    applicant_fields = fields.List(fields.Nested(ApplicantFieldSchema))
+
+    @validates_schema
+    def _known_elements(self, data, **kwargs):
+        known = set(ItemSchema().fields) - {"fields_"}
+        for i, el in enumerate(data.get("elements", [])):
+            if el["element"] not in known:
+                raise ValidationError({i: {"element": [f"unknown item element {el['element']!r}"]}}, "elements")
+
+
+class RoleSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    duties = fields.List(Text())
+    scope = fields.String(validate=validate.OneOf(LEVELS + ("department",)))
+    administrator = fields.String(validate=validate.OneOf(("county", "system", "security", "audit")))
+    permissions = fields.List(fields.String())
+
+
+class RequirementSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    min = fields.Float()
+    unit = fields.String()
+
+
+class StaffingSchema(Strict):
+    role = fields.String(required=True, validate=CODE)
+    min = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class SiteStandardSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    applies_to = fields.String(required=True, validate=validate.OneOf(SITE_KINDS))
+    min_area = fields.Float()
+    requirements = fields.List(fields.Nested(RequirementSchema))
+    staffing = fields.List(fields.Nested(StaffingSchema))
+
+
+class TargetSchema(Strict):
+    metric = fields.String(required=True, validate=CODE)
+    level = fields.String(validate=validate.OneOf(LEVELS))
+    min = fields.Float()
+    due = fields.Date()
+    note = Text()
+
+
+class RulesetSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    region = fields.String(required=True, validate=DIVISION)
+    source = Text()
+    targets = fields.List(fields.Nested(TargetSchema))
+    rules = fields.Dict(keys=fields.String())
+    site_standards = codes()
+    guide_fields = fields.String(validate=CODE)
+
+
+class RegionSchema(Strict):
+    code = fields.String(required=True, validate=DIVISION)
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    name = Text(required=True)
+    parent = fields.String(validate=DIVISION)
+    demonstration = fields.Boolean()
+
+    @validates_schema
+    def _shape(self, data, **kwargs):
+        lengths = {"county": 6, "township": 9, "village": 12, "group": 15}
+        level, code = data.get("level"), data.get("code", "")
+        if level in lengths and len(code) != lengths[level]:
+            raise ValidationError(f"a {level} code has {lengths[level]} digits", "code")
+        parent = data.get("parent")
+        if level != "county" and not parent:
+            raise ValidationError("required below county level", "parent")
+        if parent and not code.startswith(parent):
+            raise ValidationError("must begin with the parent's code", "code")
+
+
+class SiteSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    kind = fields.String(required=True, validate=validate.OneOf(SITE_KINDS))
+    name = Text(required=True)
+    region = fields.String(required=True, validate=DIVISION)
+    standard = fields.String(validate=CODE)
+    area = fields.Float()
+    windows = fields.Integer()
+    partner = Text()
+    address = Text()
+    phone = fields.String()
+    hours = Text()
+    items = codes()
+
+
+class StaffSchema(Strict):
+    """Demo and bootstrap accounts (real ones are managed in the admin)."""
+
+    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_.\-]{2,}$"))
+    name = Text(required=True)
+    role = fields.String(required=True, validate=CODE)
+    region = fields.String(required=True, validate=DIVISION)
+    department = fields.String(validate=CODE)
+    phone = fields.String()
+
+
+#: kind -> (schema class, key field). Plugins add kinds through the
+#: ``register_metadata_kinds`` hook.
+BUILTIN_KINDS = {
+    "items": (ItemSchema, "code"),
+    "departments": (DepartmentSchema, "code"),
+    "guide_fields": (GuideFieldSchema, "code"),
+    "roles": (RoleSchema, "code"),
+    "site_standards": (SiteStandardSchema, "code"),
+    "rulesets": (RulesetSchema, "code"),
+    "regions": (RegionSchema, "code"),
+    "sites": (SiteSchema, "code"),
+    "staff": (StaffSchema, "username"),
+}
+
+#: (kind, dotted field path, target kind) checked after merging.
+REFERENCES = [
+    ("items", "department", "departments"),
+    ("items", "joint_departments[]", "departments"),
+    ("items", "roles[]", "roles"),
+    ("site_standards", "staffing[].role", "roles"),
+    ("rulesets", "region", "regions"),
+    ("rulesets", "site_standards[]", "site_standards"),
+    ("rulesets", "guide_fields", "guide_fields"),
+    ("regions", "parent", "regions"),
+    ("sites", "region", "regions"),
+    ("sites", "standard", "site_standards"),
+    ("sites", "items[]", "items"),
+    ("staff", "role", "roles"),
+    ("staff", "region", "regions"),
+    ("staff", "department", "departments"),
+]

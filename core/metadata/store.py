@@ -1,0 +1,160 @@
+"""Store merged metadata as versioned records, and write it back as YAML.
+
+``sync`` compares each entry's canonical hash with its current record: an
+unchanged entry writes nothing, a changed one gets a new version (the old
+stays readable), a vanished one is retired (kept, no longer current). The
+whole sync, its materialised regions and sites and its audit entry commit in
+one transaction or not at all.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from .. import audit
+from ..db import transaction
+from ..models import MetadataRecord, MetadataSync, Region, Site, current_metadata
+from .loader import Catalog, canonical_json
+
+
+def _hash(data) -> str:
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def _county_of(pack, entry) -> str:
+    if entry.kind in ("regions", "sites", "staff"):
+        code = entry.data.get("code") if entry.kind == "regions" else entry.data.get("region")
+        return str(code)[:6]
+    return str(pack.county or "")
+
+
+def manifests(catalog: Catalog) -> dict:
+    return {
+        p.name: {k: v for k, v in (("name", p.name), ("title", p.title), ("version", p.version),
+                                    ("county", p.county), ("overrides", p.overrides)) if v}
+        for p in catalog.packs
+    }
+
+
+def sync(catalog: Catalog, actor="system", role="system") -> dict:
+    """Store ``catalog``; return counts ``{added, changed, retired, unchanged}``."""
+    packs = {p.name: p for p in catalog.packs}
+    with transaction():
+        current = {(r.county_code, r.kind, r.key): r for r in MetadataRecord.select().where(MetadataRecord.current)}
+        plan, seen = [], set()
+        for kind, entries in sorted(catalog.kinds.items()):
+            for key, entry in sorted(entries.items()):
+                county = _county_of(packs[entry.pack], entry)
+                ident = (county, kind, key)
+                seen.add(ident)
+                digest = _hash(entry.data)
+                old = current.get(ident)
+                if old is None or old.content_hash != digest or old.pack != entry.pack:
+                    plan.append((ident, entry, digest, old))
+        # A sync speaks for the packs it was given: entries of other packs stay.
+        retired = [r for ident, r in current.items() if ident not in seen and r.pack in packs]
+        counts = {
+            "added": sum(1 for p in plan if p[3] is None),
+            "changed": sum(1 for p in plan if p[3] is not None),
+            "retired": len(retired),
+            "unchanged": len(seen) - len(plan),
+        }
+        if not plan and not retired:
+            return counts
+        run = MetadataSync.create(actor=actor, packs=manifests(catalog), added=counts["added"],
+                                  changed=counts["changed"], retired=counts["retired"])
+        if retired:
+            MetadataRecord.update(current=False).where(MetadataRecord.id.in_([r.id for r in retired])).execute()
+        changed_ids = [old.id for _, _, _, old in plan if old is not None]
+        if changed_ids:
+            MetadataRecord.update(current=False).where(MetadataRecord.id.in_(changed_ids)).execute()
+        latest = _latest_versions()
+        rows = []
+        for (county, kind, key), entry, digest, old in plan:
+            rows.append(dict(county_code=county, kind=kind, key=key,
+                             version=latest.get((county, kind, key), 0) + 1,
+                             pack=entry.pack, content=entry.data, content_hash=digest, current=True, sync=run))
+        for start in range(0, len(rows), 200):
+            MetadataRecord.insert_many(rows[start:start + 200]).execute()
+        materialise()
+        audit.record("metadata.sync", f"metadata_sync:{run.id}", actor=actor, role=role,
+                     payload={**counts, "packs": sorted(packs)})
+    return counts
+
+
+def _latest_versions():
+    from peewee import fn
+
+    query = (MetadataRecord.select(MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key,
+                                   fn.MAX(MetadataRecord.version).alias("v"))
+             .group_by(MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key))
+    return {(r.county_code, r.kind, r.key): r.v for r in query}
+
+
+def materialise():
+    """Refresh the region and site tables from the current records (same
+    transaction): upsert what exists, drop what was retired."""
+    for model, kind, row in ((Region, "regions", _region_row), (Site, "sites", _site_row)):
+        rows = [row(r.content) for r in current_metadata(kind)]
+        keep = [r["code"] for r in rows]
+        model.delete().where(model.code.not_in(keep) if keep else True).execute()
+        columns = [f for f in model._meta.sorted_field_names if f != "code"]
+        for start in range(0, len(rows), 200):
+            (model.insert_many(rows[start:start + 200])
+             .on_conflict(conflict_target=[model.code], preserve=[getattr(model, c) for c in columns])
+             .execute())
+
+
+def _region_row(data):
+    return dict(code=data["code"], county_code=data["code"][:6], level=data["level"], name=data["name"],
+                parent=data.get("parent"), demonstration=bool(data.get("demonstration")))
+
+
+def _site_row(data):
+    return dict(code=data["code"], county_code=data["region"][:6], kind=data["kind"], name=data["name"],
+                region=data["region"], standard=data.get("standard"),
+                profile={k: v for k, v in data.items() if k not in ("code", "kind", "name", "region", "standard")})
+
+
+# --- export ---------------------------------------------------------------
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def export(directory) -> list[Path]:
+    """Write the current records as packs under ``directory``; return files."""
+    directory = Path(directory)
+    packs = {}
+    for run in MetadataSync.select(MetadataSync.packs).order_by(MetadataSync.id):
+        packs.update(run.packs)
+    records = MetadataRecord.select().where(MetadataRecord.current).order_by(
+        MetadataRecord.pack, MetadataRecord.kind, MetadataRecord.key)
+    grouped = {}
+    for rec in records:
+        grouped.setdefault(rec.pack, {}).setdefault(rec.kind, []).append(rec.content)
+    written = []
+    for pack, kinds in sorted(grouped.items()):
+        folder = directory / pack
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = packs.get(pack, {"name": pack, "version": "1"})
+        written.append(_dump(folder / "pack.yaml", manifest))
+        for kind, entries in sorted(kinds.items()):
+            written.append(_dump(folder / f"{kind}.yaml", {kind: entries}))
+    return written
+
+
+def _dump(path: Path, data) -> Path:
+    path.write_text(yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100),
+                    encoding="utf-8")
+    return path

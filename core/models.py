@@ -1,0 +1,122 @@
+"""The core's tables. Schema changes go through ``core/migrations``.
+
+Every tenant-scoped table carries ``county_code`` (the county's 6-digit
+division code) so that a national deployment can shard by county.
+Metadata from a pack without a county is national reference data and has an
+empty ``county_code``.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+
+import peewee
+
+from .db import proxy
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text, Chinese kept as text (not ``\\uXXXX``)."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = proxy
+        legacy_table_names = False
+
+
+class MetadataSync(BaseModel):
+    """One ``metadata sync`` that changed something, with the pack manifests."""
+
+    created_at = peewee.DateTimeField(default=utcnow)
+    actor = peewee.CharField()
+    packs = JSONField()
+    added = peewee.IntegerField(default=0)
+    changed = peewee.IntegerField(default=0)
+    retired = peewee.IntegerField(default=0)
+
+
+class MetadataRecord(BaseModel):
+    """One version of one metadata entry (an item, a role, a region …)."""
+
+    county_code = peewee.CharField(max_length=6, default="", index=True)
+    kind = peewee.CharField(max_length=40)
+    key = peewee.CharField(max_length=120)
+    version = peewee.IntegerField()
+    pack = peewee.CharField(max_length=80)
+    content = JSONField()
+    content_hash = peewee.CharField(max_length=64)
+    current = peewee.BooleanField(default=True, index=True)
+    sync = peewee.ForeignKeyField(MetadataSync, backref="records", on_delete="RESTRICT")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("county_code", "kind", "key", "version"), True),)
+
+
+class Region(BaseModel):
+    code = peewee.CharField(max_length=15, primary_key=True)
+    county_code = peewee.CharField(max_length=6, index=True)
+    level = peewee.CharField(max_length=10)
+    name = JSONField()
+    parent = peewee.CharField(max_length=15, null=True, index=True)
+    demonstration = peewee.BooleanField(default=False)
+
+
+class Site(BaseModel):
+    code = peewee.CharField(max_length=80, primary_key=True)
+    county_code = peewee.CharField(max_length=6, index=True)
+    kind = peewee.CharField(max_length=20)
+    name = JSONField()
+    region = peewee.CharField(max_length=15, index=True)
+    standard = peewee.CharField(max_length=80, null=True)
+    profile = JSONField(null=True)
+
+
+class Staff(BaseModel):
+    county_code = peewee.CharField(max_length=6, index=True)
+    username = peewee.CharField(max_length=80, unique=True)
+    name = peewee.CharField(max_length=80)
+    role = peewee.CharField(max_length=40)
+    region = peewee.CharField(max_length=15)
+    department = peewee.CharField(max_length=40, null=True)
+    password_hash = peewee.CharField(max_length=200)
+    active = peewee.BooleanField(default=True)
+    locale = peewee.CharField(max_length=20, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class AuditEntry(BaseModel):
+    """Append-only: the database refuses UPDATE and DELETE (migration 0001)."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    created_at = peewee.CharField(max_length=32)
+    county_code = peewee.CharField(max_length=6, default="", index=True)
+    actor = peewee.CharField(max_length=80)
+    role = peewee.CharField(max_length=40)
+    action = peewee.CharField(max_length=80)
+    entity = peewee.CharField(max_length=200)
+    payload = peewee.TextField()
+    prev_hash = peewee.CharField(max_length=64)
+    mac = peewee.CharField(max_length=64)
+
+
+MODELS = [MetadataSync, MetadataRecord, Region, Site, Staff, AuditEntry]
+
+
+def current_metadata(kind, county_code=None):
+    """Current records of a kind (optionally of one county plus national)."""
+    query = MetadataRecord.select().where((MetadataRecord.kind == kind) & MetadataRecord.current)
+    if county_code is not None:
+        query = query.where(MetadataRecord.county_code.in_(["", county_code]))
+    return query.order_by(MetadataRecord.key)

@@ -1,0 +1,43 @@
+"""政银合作 (bank partnership): which items a citizen can start at a partner
+bank branch, and where those branches are.
+
+Items opt in with ``channels: [bank]`` in their metadata; branches are sites
+of kind ``bank_branch``. This plugin only adds the public page and a link.
+"""
+from pathlib import Path
+
+from flask import Blueprint, render_template, url_for
+from flask_babel import gettext as _
+
+from core.hookspecs import hookimpl
+from core.models import Site, current_metadata
+
+HERE = Path(__file__).parent
+bp = Blueprint("bank_partnership", __name__, url_prefix="/bank")
+
+
+@bp.route("/")
+def index():
+    items = [r.content for r in current_metadata("items") if "bank" in r.content.get("channels", [])]
+    branches = list(Site.select().where(Site.kind == "bank_branch").order_by(Site.code))
+    return render_template("bank_partnership/index.html", items=items, branches=branches)
+
+
+@hookimpl
+def register_blueprints(register):
+    register(bp)
+
+
+@hookimpl
+def template_dirs():
+    return HERE / "templates"
+
+
+@hookimpl
+def static_dirs():
+    return HERE / "static"
+
+
+@hookimpl
+def menu_links():
+    return [{"href": url_for("bank_partnership.index"), "label": _("Bank partnership")}]

@@ -1,0 +1,9 @@
+"""乌审旗 (Uxin Banner, 150626): the region's catalog, townships, site
+standard 八有 and its 2023 rule set 五优八有三联动, all as metadata."""
+from core.hookspecs import hookimpl
+from core.paths import METADATA
+
+
+@hookimpl
+def register_metadata_packs(register):
+    register(METADATA / "wushen")
