@@ -3,7 +3,7 @@ built from views that the core and plugins register through
 ``register_admin_views``; only signed-in administrators reach it."""
 from __future__ import annotations
 
-from flask import redirect, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,14 +11,31 @@ from flask_login import current_user
 from .plugins import collect
 
 
+def _is_admin():
+    return current_user.is_authenticated and getattr(current_user, "is_admin", False)
+
+
+def _denied(view):
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.sign_in", next=request.full_path))
+    return render_template("admin_denied.html"), 403
+
+
 class SecureIndex(AdminIndexView):
     def is_accessible(self):
-        return current_user.is_authenticated and getattr(current_user, "is_admin", False)
+        return _is_admin()
 
     def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.sign_in", next=request.full_path))
-        return self.render("admin_denied.html"), 403
+        return _denied(self)
+
+
+def secure(view):
+    """Every view in the back office, a plugin's included, is for signed-in
+    administrators only, on top of whatever the view itself checks."""
+    own = view.is_accessible
+    view.is_accessible = lambda: _is_admin() and own()
+    view.inaccessible_callback = lambda name, **kw: _denied(view)
+    return view
 
     @expose("/")
     def index(self):
@@ -30,5 +47,5 @@ def init_app(app, pm):
     app.extensions["bangban"].admin = admin
     for plugin, views, _kw in collect(pm, "register_admin_views", admin=admin):
         for view in views:
-            admin.add_view(view)
+            admin.add_view(secure(view))
     return admin

@@ -1,0 +1,128 @@
+"""Shared fixtures.
+
+Every database test runs twice: on SQLite (a file in a temporary directory)
+and on PostgreSQL (``BANGBAN_TEST_PG_URL``, default the local ``test``
+database's server, each xdist worker in a database of its own). A missing
+PostgreSQL is an error, never a skip.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import peewee
+import pytest
+
+from core import create_app, db as dbmod
+from core.paths import METADATA
+
+PG_URL = os.environ.get("BANGBAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BUILTIN = "wushen,bank_partnership"
+
+
+def _pg_database_for_worker(worker_id):
+    """A database of this worker's own, created on first use."""
+    base = PG_URL.rsplit("/", 1)[0]
+    name = f"bangban_test_{worker_id}"
+    admin = peewee.PostgresqlDatabase(PG_URL.rsplit("/", 1)[1], **_pg_params(PG_URL))
+    try:
+        admin.connect()
+    except peewee.OperationalError as exc:
+        raise RuntimeError(f"PostgreSQL is required for the tests and is not reachable at {PG_URL}: {exc}") from exc
+    admin.connection().autocommit = True
+    exists = admin.execute_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if not exists:
+        admin.execute_sql(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return f"{base}/{name}"
+
+
+def _pg_params(url):
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    return {"host": parsed.hostname, "port": parsed.port or 5432, "user": parsed.username or "postgres"}
+
+
+def _reset_pg(url):
+    from urllib.parse import urlparse
+
+    database = peewee.PostgresqlDatabase(urlparse(url).path.lstrip("/"), **_pg_params(url))
+    database.connect()
+    database.execute_sql("DROP SCHEMA IF EXISTS public CASCADE")
+    database.execute_sql("CREATE SCHEMA public")
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url(worker_id):
+    return _pg_database_for_worker(worker_id)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    url = request.getfixturevalue("pg_url")
+    _reset_pg(url)
+    return url
+
+
+@pytest.fixture
+def make_app(tmp_path, database_url):
+    """Build apps on the test database; close them at the end."""
+    made = []
+
+    def make(**overrides):
+        settings = dict(data_dir=str(tmp_path / "var"), database_url=database_url, plugins=BUILTIN,
+                        secret_key="test-secret")
+        settings.update(overrides)
+        app = create_app(**settings)
+        app.config["TESTING"] = True
+        with app.app_context():
+            dbmod.migrate()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        database = app.extensions["bangban"].db
+        if isinstance(database, peewee.PostgresqlDatabase) and hasattr(database, "close_all"):
+            database.close_all()
+        elif not database.is_closed():
+            database.close()
+
+
+@pytest.fixture
+def pg_app(tmp_path, pg_url):
+    """An app on PostgreSQL only (for what SQLite has no twin of)."""
+    _reset_pg(pg_url)
+    app = create_app(data_dir=str(tmp_path / "var"), database_url=pg_url, plugins=BUILTIN, secret_key="t")
+    with app.app_context():
+        dbmod.migrate()
+    yield app
+    app.extensions["bangban"].db.close_all()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def packs(tmp_path):
+    """A copy of the shipped packs that a test may edit."""
+    target = tmp_path / "packs"
+    for name in ("core", "wushen", "demo"):
+        shutil.copytree(METADATA / name, target / name)
+    return target
+
+
+def pack_dirs(root: Path, names=("core", "wushen", "demo")):
+    return [root / n for n in names]
