@@ -187,10 +187,16 @@ def audit_anchor(ctx):
 @pass_ctx
 def demo(ctx, password):
     """Load the demo county (乌审旗) and print its logins."""
-    from .demo import load_demo
+    from .demo import DemoError, load_demo
+    from .metadata.loader import MetadataInvalid
 
-    with ctx.app.app_context():
-        logins = load_demo(ctx.pm, password)
+    try:
+        with ctx.app.app_context():
+            logins = load_demo(ctx.pm, password)
+    except DemoError as exc:
+        _fail(f"bangban demo: {exc}")
+    except MetadataInvalid as exc:
+        _fail(f"bangban demo: the metadata is invalid:\n{exc}")
     click.echo("Demo county 乌审旗 (150626) loaded. Logins (password for all: %s):" % password)
     for username, role, name in logins:
         click.echo(f"  {username:<24} {role:<20} {name}")

@@ -116,6 +116,7 @@ def collect(pm, hook_name, **kwargs):
     """
     results = []
     caller = getattr(pm.hook, hook_name)
+    _trace(pm, hook_name, caller)
     for impl in caller.get_hookimpls():
         name = pm.get_name(impl.plugin)
 
@@ -135,6 +136,7 @@ def call_each(pm, hook_name, **kwargs):
     """Call a hook plugin by plugin, sorted by plugin name (so the result
     never depends on registration order); return ``[(name, result)]``."""
     caller = getattr(pm.hook, hook_name)
+    _trace(pm, hook_name, caller)
     out = []
     for impl in sorted(caller.get_hookimpls(), key=lambda i: pm.get_name(i.plugin) or ""):
         name = pm.get_name(impl.plugin)
@@ -142,3 +144,9 @@ def call_each(pm, hook_name, **kwargs):
             log.info("%s.%s()", name, hook_name)
         out.append((name, impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})))
     return out
+
+
+def _trace(pm, hook_name, caller):
+    if getattr(pm, "_bangban_trace", False):
+        names = [pm.get_name(i.plugin) for i in caller.get_hookimpls()]
+        log.info("hook %s: %s", hook_name, ", ".join(names) or "no implementations")

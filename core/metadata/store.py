@@ -17,6 +17,7 @@ from .. import audit
 from ..db import transaction
 from ..models import MetadataRecord, MetadataSync, Region, Site, current_metadata
 from .loader import Catalog, canonical_json
+from .schemas import BUILTIN_KINDS
 
 
 def _hash(data) -> str:
@@ -150,8 +151,29 @@ def export(directory) -> list[Path]:
         manifest = packs.get(pack, {"name": pack, "version": "1"})
         written.append(_dump(folder / "pack.yaml", manifest))
         for kind, entries in sorted(kinds.items()):
+            schema = BUILTIN_KINDS.get(kind, (None,))[0]
+            entries = [_schema_order(e, schema) for e in entries]
             written.append(_dump(folder / f"{kind}.yaml", {kind: entries}))
     return written
+
+
+def _schema_order(data, schema_cls):
+    """Keys in the order the schema declares them (as a person writes them),
+    unknown ones last; nested lists of mappings likewise."""
+    if schema_cls is None or not isinstance(data, dict):
+        return data
+    schema = schema_cls()
+    order = {}
+    for name, field in schema.fields.items():
+        order[field.data_key or name] = field
+    out = {}
+    for key in [k for k in order if k in data] + [k for k in data if k not in order]:
+        value, field = data[key], order.get(key)
+        inner = getattr(getattr(field, "inner", None), "nested", None)
+        if isinstance(value, list) and isinstance(inner, type):
+            value = [_schema_order(v, inner) for v in value]
+        out[key] = value
+    return out
 
 
 def _dump(path: Path, data) -> Path:
