@@ -28,6 +28,10 @@ class SecureIndex(AdminIndexView):
     def inaccessible_callback(self, name, **kwargs):
         return _denied(self)
 
+    @expose("/")
+    def index(self):
+        return self.render("admin_index.html")
+
 
 def secure(view):
     """Every view in the back office, a plugin's included, is for signed-in
@@ -36,10 +40,6 @@ def secure(view):
     view.is_accessible = lambda: _is_admin() and own()
     view.inaccessible_callback = lambda name, **kw: _denied(view)
     return view
-
-    @expose("/")
-    def index(self):
-        return self.render("admin_index.html")
 
 
 def init_app(app, pm):

@@ -39,6 +39,8 @@ class User:
         self.role = staff.role
         self.locale = staff.locale
         self.county_code = staff.county_code
+        self.region = staff.region
+        self.department = staff.department
 
     def get_id(self):
         return str(self.id)

@@ -180,6 +180,61 @@ def audit_anchor(ctx):
     click.echo(f"anchor written: {path}" if path else "the audit log is empty")
 
 
+# --- working days and deadlines ---------------------------------------------
+
+@cli.group()
+def calendar():
+    """The working-day calendar (official holidays and make-up workdays)."""
+
+
+@calendar.command("deadline")
+@click.argument("start", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("days", type=float)
+@pass_ctx
+def calendar_deadline(ctx, start, days):
+    """Finish date of a case accepted on START with DAYS promised working days."""
+    from . import db, workdays
+
+    with ctx.app.app_context():
+        db.migrate()
+        try:
+            text = workdays.format_deadline(start.date(), days, workdays.from_db())
+        except ValueError as exc:
+            _fail(f"bangban calendar deadline: {exc}")
+    click.echo(text)
+
+
+@calendar.command("seed")
+@click.argument("years", nargs=-1, type=int, required=True)
+@pass_ctx
+def calendar_seed(ctx, years):
+    """Write the official holidays of YEARS into the editable table."""
+    from . import db, workdays
+
+    with ctx.app.app_context():
+        db.migrate()
+        written = workdays.seed_holidays(list(years), actor="cli")
+    click.echo(f"{written} day(s) written")
+
+
+@cli.group()
+def sla():
+    """Deadlines and escalation."""
+
+
+@sla.command("scan")
+@pass_ctx
+def sla_scan(ctx):
+    """Escalate overdue cases and stop unmet tolerant acceptances (idempotent)."""
+    from . import db
+    from .cases import service
+
+    with ctx.app.app_context():
+        db.migrate()
+        result = service.sla_scan()
+    click.echo(f"escalations opened: {result['opened']}, cases stopped: {result['stopped']}")
+
+
 # --- demo and serving -----------------------------------------------------
 
 @cli.command()

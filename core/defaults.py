@@ -13,8 +13,10 @@ def register_metadata_packs(register):
 
 @hookimpl
 def register_blueprints(register):
-    from .web import bp as web_bp
     from .auth import bp as auth_bp
+    from .cases.track import bp as track_bp
+    from .cases.views import bp as cases_bp
+    from .web import bp as web_bp
 
-    register(web_bp)
-    register(auth_bp)
+    for bp in (web_bp, auth_bp, cases_bp, track_bp):
+        register(bp)

@@ -7,6 +7,8 @@ given one so the printed logins always work).
 """
 from __future__ import annotations
 
+import datetime
+
 from . import audit, db
 from .auth import check_password, hash_password
 from .i18n import localized
@@ -49,4 +51,10 @@ def load_demo(pm, password: str):
                     audit.record("staff.update", f"staff:{data['username']}", actor="demo", role="system",
                                  county_code=fields["county_code"], payload={"fields": sorted(changed)})
             logins.append((data["username"], data["role"], name))
+    from . import workdays
+    from .cases.demo import load_demo_cases
+
+    year = datetime.date.today().year
+    workdays.seed_holidays([year, year + 1], actor="demo")
+    load_demo_cases()
     return logins

@@ -8,7 +8,7 @@ order: Mongolian runs top to bottom with lines left to right.
 from __future__ import annotations
 
 from babel import Locale
-from flask import request, session
+from flask import has_request_context, request, session
 from flask_babel import Babel, get_locale
 
 from .paths import LOCALES
@@ -26,6 +26,8 @@ def _short(code):
 
 
 def select_locale():
+    if not has_request_context():
+        return None
     wanted = request.args.get("lang")
     if wanted in LANGUAGES:
         session["lang"] = wanted

@@ -111,7 +111,20 @@ class AuditEntry(BaseModel):
     mac = peewee.CharField(max_length=64)
 
 
-MODELS = [MetadataSync, MetadataRecord, Region, Site, Staff, AuditEntry]
+class Holiday(BaseModel):
+    """A day that differs from the plain week: an official holiday, or a
+    make-up workday (调休) on a weekend. Seeded from the ``holidays`` package
+    and editable by admins; ``confirmed`` is False for estimated years."""
+
+    day = peewee.DateField(unique=True)
+    kind = peewee.CharField(max_length=10)  # "holiday" | "workday"
+    name = peewee.CharField(max_length=80, default="")
+    confirmed = peewee.BooleanField(default=True)
+    source = peewee.CharField(max_length=20, default="package")  # "package" | "admin"
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+MODELS = [MetadataSync, MetadataRecord, Region, Site, Staff, AuditEntry, Holiday]
 
 
 def current_metadata(kind, county_code=None):

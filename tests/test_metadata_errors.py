@@ -189,3 +189,20 @@ def test_cli_check_lists_every_error_and_changes_nothing(tmp_path, packs):
     assert "zz_b.yaml:1: regions: must be a list" in result.stderr
     assert "error(s)" in result.stderr
     assert not (tmp_path / "var").exists(), "check must not create or touch a database"
+
+
+def test_unsafe_or_broken_form_condition_is_a_metadata_error(packs):
+    target = packs / "wushen" / "zz_cond.yaml"
+    target.write_text(ITEM + "    fields:\n      - name: age\n        type: integer\n        label: 年龄\n"
+                      "        show_if: \"__import__('os').system('x')\"\n", encoding="utf-8")
+    (error,) = errors_of(pack_dirs(packs))
+    assert error.path == "items[0].fields" and error.line == 9
+    assert "T-001" in error.message
+
+
+def test_item_field_clashing_with_applicant_field_is_an_error(packs):
+    target = packs / "wushen" / "zz_clash.yaml"
+    target.write_text(ITEM + "    fields:\n      - name: applicant_name\n        type: text\n        label: 姓名\n",
+                      encoding="utf-8")
+    (error,) = errors_of(pack_dirs(packs))
+    assert "applicant_name" in error.message

@@ -309,6 +309,10 @@ def load(paths, kinds=None) -> Catalog:
     errors = []
     packs = [p for p in (read_pack(path, kinds, errors) for path in paths) if p is not None]
     catalog = merge(packs, errors)
+    if not errors:
+        from .checks import check_forms
+
+        check_forms(catalog, errors)
     if errors:
         raise MetadataInvalid(errors)
     return catalog

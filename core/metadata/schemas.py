@@ -126,6 +126,7 @@ class ItemSchema(Strict):
     location = Text()
     hours = Text()
     roles = codes()
+    workflow = fields.String(validate=CODE)
     category = Text()
     keywords = fields.List(fields.String())
 
@@ -265,6 +266,67 @@ class StaffSchema(Strict):
     phone = fields.String()
 
 
+CLOCK_EFFECTS = ("start", "pause", "resume", "stop")
+TRANSITION_INPUTS = (
+    "reason", "note", "missing_materials", "missing_material", "promise_due", "department", "helper",
+    "joint", "delivery", "rating", "comment",
+)
+
+
+class StateSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    step = fields.String(validate=validate.OneOf(("apply", "accept", "handle", "archive", "evaluate")))
+    final = fields.Boolean()
+    clock = fields.String(validate=validate.OneOf(("running", "paused")))
+
+
+class TransitionSchema(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    from_ = fields.List(fields.String(validate=CODE), required=True, data_key="from", validate=validate.Length(min=1))
+    to = fields.String(required=True, validate=CODE)
+    roles = codes(required=True, validate=validate.Length(min=1))
+    kinds = fields.List(fields.String(validate=validate.OneOf(ITEM_KINDS)))
+    requires = fields.List(fields.String(validate=validate.OneOf(TRANSITION_INPUTS)))
+    assignee = fields.String(validate=validate.OneOf(("department_helper", "joint")))
+    clock = fields.String(validate=validate.OneOf(CLOCK_EFFECTS))
+    owner_only = fields.Boolean()
+    assignee_only = fields.Boolean()
+    notice = fields.String(validate=validate.OneOf(("decline", "one_time")))
+
+
+class WorkflowSchema(Strict):
+    """A case's state machine. A region replaces the default by a workflow
+    with another code named in its items' ``workflow`` or by overriding it."""
+
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    kinds = fields.List(fields.String(validate=validate.OneOf(ITEM_KINDS)), required=True)
+    initial = fields.String(required=True, validate=CODE)
+    states = fields.List(fields.Nested(StateSchema), required=True, validate=validate.Length(min=2))
+    transitions = fields.List(fields.Nested(TransitionSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        states = [s["code"] for s in data.get("states", [])]
+        errors = {}
+        if len(set(states)) != len(states):
+            errors["states"] = ["state codes must be unique"]
+        if data.get("initial") not in states:
+            errors["initial"] = [f"{data.get('initial')!r} is not one of the states"]
+        codes_seen = set()
+        for i, t in enumerate(data.get("transitions", [])):
+            bad = [s for s in [*t["from_"], t["to"]] if s not in states]
+            if bad:
+                errors.setdefault("transitions", {})[i] = {"from": [f"unknown state(s): {', '.join(bad)}"]}
+            if t["code"] in codes_seen:
+                errors.setdefault("transitions", {})[i] = {"code": ["transition codes must be unique"]}
+            codes_seen.add(t["code"])
+        if errors:
+            raise ValidationError(errors)
+
+
 #: kind -> (schema class, key field). Plugins add kinds through the
 #: ``register_metadata_kinds`` hook.
 BUILTIN_KINDS = {
@@ -277,6 +339,7 @@ BUILTIN_KINDS = {
     "regions": (RegionSchema, "code"),
     "sites": (SiteSchema, "code"),
     "staff": (StaffSchema, "username"),
+    "workflows": (WorkflowSchema, "code"),
 }
 
 #: (kind, dotted field path, target kind) checked after merging.
@@ -295,4 +358,6 @@ REFERENCES = [
     ("staff", "role", "roles"),
     ("staff", "region", "regions"),
     ("staff", "department", "departments"),
+    ("workflows", "transitions[].roles[]", "roles"),
+    ("items", "workflow", "workflows"),
 ]

@@ -1,0 +1,1 @@
+"""Cases: the commission, the five-step flow, deadlines, escalation, handover."""

@@ -1,0 +1,105 @@
+"""Cases and what hangs off them. Every table carries ``county_code``."""
+from __future__ import annotations
+
+import peewee
+
+from ..models import BaseModel, JSONField, MetadataRecord, Staff, utcnow
+
+
+class Case(BaseModel):
+    class Meta:
+        table_name = "cases"  # CASE is an SQL keyword
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    number = peewee.CharField(max_length=32, unique=True)  # the receipt number
+    item_code = peewee.CharField(max_length=120, index=True)
+    item_record = peewee.ForeignKeyField(MetadataRecord, on_delete="RESTRICT")  # the item version
+    item_version = peewee.IntegerField()
+    kind = peewee.CharField(max_length=10)
+    workflow = peewee.CharField(max_length=80)
+    state = peewee.CharField(max_length=40, index=True)
+    township_code = peewee.CharField(max_length=9, index=True)
+    village_code = peewee.CharField(max_length=12, null=True, index=True)
+    group_code = peewee.CharField(max_length=15, null=True)
+    site_code = peewee.CharField(max_length=80, null=True)
+    owner = peewee.ForeignKeyField(Staff, backref="owned_cases", on_delete="RESTRICT")
+    assignee = peewee.ForeignKeyField(Staff, null=True, backref="assigned_cases", on_delete="RESTRICT")
+    department = peewee.CharField(max_length=40, null=True, index=True)
+    applicant_name = peewee.CharField(max_length=80)
+    applicant_id_number = peewee.CharField(max_length=200)
+    applicant_phone = peewee.CharField(max_length=200)
+    data = JSONField()
+    accepted_on = peewee.DateField(null=True)
+    due_day = peewee.DateField(null=True, index=True)
+    due_part = peewee.CharField(max_length=5, null=True)
+    due_confirmed = peewee.BooleanField(default=True)
+    extended_days = peewee.FloatField(default=0)
+    pauses = JSONField(default=list)  # [[start, end|null], …] ISO dates
+    tolerance = JSONField(null=True)  # {"material": …, "due": ISO date, "met": bool}
+    delivery = JSONField(null=True)
+    rating = peewee.IntegerField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    finished_on = peewee.DateField(null=True)
+
+
+class Commission(BaseModel):
+    county_code = peewee.CharField(max_length=6, index=True)
+    case = peewee.ForeignKeyField(Case, backref="commissions", unique=True, on_delete="RESTRICT")
+    principal = JSONField()
+    materials = JSONField()
+    powers = JSONField()
+    created_by = peewee.ForeignKeyField(Staff, on_delete="RESTRICT")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class CaseEvent(BaseModel):
+    county_code = peewee.CharField(max_length=6, index=True)
+    case = peewee.ForeignKeyField(Case, backref="events", on_delete="RESTRICT")
+    at = peewee.DateTimeField(default=utcnow)
+    actor = peewee.ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+    role = peewee.CharField(max_length=40)
+    action = peewee.CharField(max_length=40)
+    from_state = peewee.CharField(max_length=40, null=True)
+    to_state = peewee.CharField(max_length=40)
+    note = peewee.TextField(default="")
+    data = JSONField(null=True)
+
+
+class Subtask(BaseModel):
+    """One department's part of a major item's joint handling."""
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    case = peewee.ForeignKeyField(Case, backref="subtasks", on_delete="RESTRICT")
+    department = peewee.CharField(max_length=40, index=True)
+    helper = peewee.ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
+    due_day = peewee.DateField(null=True)
+    state = peewee.CharField(max_length=10, default="open")  # open | done
+    note = peewee.TextField(default="")
+    done_at = peewee.DateTimeField(null=True)
+
+
+class Escalation(BaseModel):
+    """督办: opened by ``sla scan`` for an overdue case, closed when the case
+    moves on. ``open_case`` is set only while open, so one case has at most
+    one open escalation (unique; NULLs don't collide)."""
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    case = peewee.ForeignKeyField(Case, backref="escalations", on_delete="RESTRICT")
+    open_case = peewee.IntegerField(null=True, unique=True)
+    reason = peewee.CharField(max_length=40)
+    opened_at = peewee.DateTimeField(default=utcnow)
+    closed_at = peewee.DateTimeField(null=True)
+
+
+class Handover(BaseModel):
+    county_code = peewee.CharField(max_length=6, index=True)
+    from_staff = peewee.ForeignKeyField(Staff, on_delete="RESTRICT", backref="handovers_out")
+    to_staff = peewee.ForeignKeyField(Staff, on_delete="RESTRICT", backref="handovers_in")
+    actor = peewee.ForeignKeyField(Staff, null=True, on_delete="RESTRICT", backref="handovers_done")
+    at = peewee.DateTimeField(default=utcnow)
+    cases = JSONField()  # [{"id", "number", "state", "as"}]
+    note = peewee.TextField(default="")
+
+
+CASE_MODELS = [Case, Commission, CaseEvent, Subtask, Escalation, Handover]

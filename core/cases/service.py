@@ -1,0 +1,317 @@
+"""What staff do to cases. Every function writes its rows, the case event
+and the audit entry in one transaction, or nothing."""
+from __future__ import annotations
+
+import datetime
+
+from flask_babel import lazy_gettext as _l
+from peewee import fn
+
+from .. import audit, workdays
+from ..db import transaction
+from ..models import MetadataRecord, Staff, utcnow
+from . import workflow as wf
+from .models import Case, CaseEvent, Commission, Escalation, Handover, Subtask
+
+DELIVERY_METHODS = ("pickup", "mail", "door")
+POWERS = ["submit", "supplement", "collect_result", "pay"]
+
+
+def today():
+    return datetime.date.today()
+
+
+def _event(case, user, action, from_state, note="", data=None, role=None):
+    return CaseEvent.create(county_code=case.county_code, case=case, actor=getattr(user, "id", None),
+                            role=role or getattr(user, "role", "system"), action=action, from_state=from_state,
+                            to_state=case.state, note=note or "", data=data)
+
+
+def _audit(case, user, action, payload=None):
+    audit.record(action, f"case:{case.number}", actor=getattr(user, "username", "system"),
+                 role=getattr(user, "role", "system"), county_code=case.county_code, payload=payload or {})
+
+
+def next_number(county_code, day):
+    prefix = f"{county_code}{day:%Y%m%d}"
+    last = (Case.select(fn.MAX(Case.number)).where(Case.number.startswith(prefix)).scalar())
+    seq = int(last[len(prefix):]) + 1 if last else 1
+    return f"{prefix}{seq:04d}"
+
+
+# --- creating ---------------------------------------------------------------
+
+def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, site_code=None):
+    """Write the case, its commission, its first event and the audit entry."""
+    item = item_record.content
+    flow = wf.for_item(item)
+    region = region or data.get("applicant_division") or user.region
+    if len(region) < 9:
+        raise wf.TransitionError(_l("Choose the applicant's township or village."))
+    principal_fields = {k: v for k, v in data.items() if k.startswith("principal_")}
+    materials = [{"name": m.get("name"), "form": m.get("form"), "count": m.get("count", 1),
+                  "key": bool(m.get("key")), "received": bool(data.get(f"material_{i}"))}
+                 for i, m in enumerate(item.get("materials", []), start=1)]
+    with transaction():
+        case = Case.create(
+            county_code=user.county_code, number=next_number(user.county_code, today()),
+            item_code=item["code"], item_record=item_record, item_version=item_record.version, kind=item["kind"],
+            workflow=flow.code, state=flow.initial, township_code=region[:9],
+            village_code=region[:12] if len(region) >= 12 else None,
+            group_code=region if len(region) == 15 else None, site_code=site_code, owner=user.id,
+            applicant_name=data["applicant_name"], applicant_id_number=data["applicant_id_number"],
+            applicant_phone=data["applicant_phone"],
+            data={k: v for k, v in data.items() if not k.startswith("material_")})
+        Commission.create(county_code=case.county_code, case=case, principal=principal_fields or
+                          {"principal_is_applicant": True}, materials=materials, powers=POWERS, created_by=user.id)
+        _event(case, user, "apply", None)
+        _audit(case, user, "case.create", {"item": item["code"], "version": item_record.version})
+    return case
+
+
+# --- moving -----------------------------------------------------------------
+
+def take(case: Case, code: str, user, inputs: dict | None = None):
+    """Take transition ``code``; ``inputs`` carries what it ``requires``."""
+    inputs = {k: v for k, v in (inputs or {}).items() if v not in (None, "", [])}
+    flow = wf.load(case.workflow)
+    open_subtask = Subtask.select().where((Subtask.case == case) & (Subtask.helper == user.id)
+                                          & (Subtask.state == "open")).exists()
+    transition = flow.check(case, code, user, open_subtask=open_subtask)
+    missing = [name for name in transition.requires if name not in inputs]
+    if missing:
+        raise wf.TransitionError(_l("Please fill in: %(fields)s", fields=", ".join(missing)))
+    with transaction():
+        case = Case.select().where(Case.id == case.id).for_update().get() if _pg() else Case.get_by_id(case.id)
+        if case.state not in transition.sources:  # somebody else moved it meanwhile
+            raise wf.TransitionError(_l("The case has changed meanwhile; reload the page."))
+        source = case.state
+        data = {k: inputs[k] for k in transition.requires}
+        _apply_effects(case, transition, inputs, user)
+        case.state = transition.target
+        case.updated_at = utcnow()
+        if flow.is_final(case.state) or case.state == "finished":
+            _close_escalation(case)
+        case.save()
+        _event(case, user, transition.code, source, note=inputs.get("reason") or inputs.get("note") or "", data=data)
+        _audit(case, user, f"case.{transition.code}", {"from": source, "to": case.state, **_safe(data)})
+    return case
+
+
+def _pg():
+    from ..db import is_postgres
+
+    return is_postgres()
+
+
+def _safe(data):
+    """What of a transition's inputs goes into the audit payload."""
+    return {k: v for k, v in data.items() if k not in ("comment",)}
+
+
+def _apply_effects(case, transition, inputs, user):
+    day = today()
+    if transition.clock == "start":
+        case.accepted_on = day
+        _set_deadline(case)
+    elif transition.clock == "pause":
+        case.pauses = [*case.pauses, [day.isoformat(), None]]
+    elif transition.clock == "resume":
+        case.pauses = [[s, e or day.isoformat()] for s, e in case.pauses]
+        _set_deadline(case)
+    elif transition.clock == "stop":
+        case.finished_on = day
+    if "promise_due" in transition.requires:
+        due = _date(inputs["promise_due"])
+        if due <= day:
+            raise wf.TransitionError(_l("The promised date must be after today."))
+        case.tolerance = {"material": inputs["missing_material"], "due": due.isoformat(), "met": False}
+    if transition.assignee == "department_helper":
+        helper = _helper_for(case, inputs["department"], inputs.get("helper"))
+        case.department, case.assignee = inputs["department"], helper.id
+    elif transition.assignee == "joint":
+        _dispatch_joint(case, inputs["joint"], user)
+    if transition.code == "hand_back":
+        case.assignee = None
+    if transition.code == "complete":
+        open_parts = Subtask.select().where((Subtask.case == case) & (Subtask.state == "open")).count()
+        if open_parts:
+            raise wf.TransitionError(_l("%(n)d joint part(s) are still open.", n=open_parts))
+    if "delivery" in transition.requires:
+        delivery = inputs["delivery"]
+        if not isinstance(delivery, dict) or delivery.get("method") not in DELIVERY_METHODS \
+                or not delivery.get("received_by"):
+            raise wf.TransitionError(_l("Say how the result was delivered and who received it."))
+        case.delivery = delivery
+    if "rating" in transition.requires:
+        rating = int(inputs["rating"])
+        if rating not in range(1, 6):
+            raise wf.TransitionError(_l("The rating is from 1 to 5."))
+        case.rating = rating
+
+
+def _date(value):
+    return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
+
+
+def _helper_for(case, department, helper_id=None):
+    query = Staff.select().where((Staff.county_code == case.county_code) & (Staff.role == "department_helper")
+                                 & (Staff.department == department) & Staff.active)
+    if helper_id:
+        query = query.where(Staff.id == int(helper_id))
+    helper = query.order_by(Staff.id).first()
+    if helper is None:
+        raise wf.TransitionError(_l("No active department helper is registered for %(dept)s.", dept=department))
+    return helper
+
+
+def _dispatch_joint(case, departments, user):
+    item = case.item_record.content
+    departments = list(dict.fromkeys(departments))
+    allowed = {item["department"], *item.get("joint_departments", [])}
+    strange = [d for d in departments if d not in allowed]
+    if strange or len(departments) < 2:
+        raise wf.TransitionError(_l("Choose at least two of the item's joint departments."))
+    promised = float(item.get("promised_days", 0)) + case.extended_days
+    due = workdays.from_db().add_workdays(case.accepted_on or today(), promised).day
+    for department in departments:
+        helper = _helper_for(case, department)
+        Subtask.create(county_code=case.county_code, case=case, department=department, helper=helper.id, due_day=due)
+    case.department = item["department"]
+
+
+def complete_subtask(case, user, note=""):
+    """A helper finishes their department's part of a joint case."""
+    with transaction():
+        part = Subtask.get_or_none((Subtask.case == case) & (Subtask.helper == user.id) & (Subtask.state == "open"))
+        if part is None:
+            raise wf.TransitionError(_l("You have no open part in this case."))
+        part.state, part.note, part.done_at = "done", note, utcnow()
+        part.save()
+        _event(case, user, "complete_part", case.state, note=note, data={"department": part.department})
+        _audit(case, user, "case.complete_part", {"department": part.department})
+    return part
+
+
+def _set_deadline(case):
+    item = case.item_record.content
+    days = float(item.get("promised_days", 0)) + case.extended_days
+    pauses = [(_date(s), _date(e) if e else None) for s, e in case.pauses]
+    deadline = workdays.from_db().deadline_with_pauses(case.accepted_on, days, pauses, today())
+    case.due_day, case.due_part, case.due_confirmed = deadline.day, deadline.part, deadline.confirmed
+
+
+# --- supervising --------------------------------------------------------------
+
+def urge(case, user, note):
+    with transaction():
+        _event(case, user, "urge", case.state, note=note)
+        _audit(case, user, "case.urge", {"note": note})
+
+
+def extend(case, user, days: float, reason: str):
+    if days <= 0 or days * 2 != int(days * 2) or not reason:
+        raise wf.TransitionError(_l("An extension needs a positive number of (half) days and a reason."))
+    with transaction():
+        case.extended_days += days
+        if case.accepted_on:
+            _set_deadline(case)
+        case.updated_at = utcnow()
+        case.save()
+        _event(case, user, "extend", case.state, note=reason, data={"days": days})
+        _audit(case, user, "case.extend", {"days": days, "reason": reason})
+
+
+def reassign(case, user, field: str, staff: Staff, reason: str):
+    if field not in ("owner", "assignee") or not reason:
+        raise wf.TransitionError(_l("Reassigning needs a reason."))
+    if staff.county_code != case.county_code or not staff.active:
+        raise wf.TransitionError(_l("Choose an active staff member of this county."))
+    with transaction():
+        old = getattr(case, f"{field}_id")
+        setattr(case, field, staff.id)
+        case.updated_at = utcnow()
+        case.save()
+        _event(case, user, f"reassign_{field}", case.state, note=reason, data={"from": old, "to": staff.id})
+        _audit(case, user, f"case.reassign_{field}", {"from": old, "to": staff.id, "reason": reason})
+
+
+def _close_escalation(case):
+    Escalation.update(open_case=None, closed_at=utcnow()).where(Escalation.open_case == case.id).execute()
+
+
+def sla_scan(day=None):
+    """Open one escalation per overdue case; stop cases whose tolerant
+    acceptance promise passed unmet. Safe to run again: returns counts."""
+    day = day or today()
+    opened = stopped = 0
+    flows = {}
+    running = Case.select().where(Case.accepted_on.is_null(False) & Case.finished_on.is_null()).order_by(Case.id)
+    for case in running:
+        flow = flows.setdefault(case.workflow, wf.load(case.workflow))
+        if flow.clock_paused(case.state) or flow.is_final(case.state):
+            continue
+        tolerance = case.tolerance or {}
+        if tolerance and not tolerance.get("met") and _date(tolerance["due"]) < day:
+            with transaction():
+                source = case.state
+                case.state, case.finished_on, case.updated_at = "stopped", day, utcnow()
+                case.save()
+                _close_escalation(case)
+                _event(case, None, "stop", source, note="tolerant acceptance promise not met", role="system")
+                _audit(case, None, "case.stop", {"reason": "tolerance_unmet", "due": tolerance["due"]})
+            stopped += 1
+            continue
+        if case.due_day and case.due_day < day and not Escalation.select().where(
+                Escalation.open_case == case.id).exists():
+            with transaction():
+                Escalation.create(county_code=case.county_code, case=case, open_case=case.id, reason="overdue")
+                _event(case, None, "escalate", case.state, note="overdue", role="system")
+                _audit(case, None, "case.escalate", {"due": case.due_day.isoformat()})
+            opened += 1
+    return {"opened": opened, "stopped": stopped}
+
+
+def supply_material(case, user, note=""):
+    """The material promised at tolerant acceptance has arrived."""
+    if not case.tolerance or case.tolerance.get("met"):
+        raise wf.TransitionError(_l("No material is outstanding for this case."))
+    with transaction():
+        case.tolerance = {**case.tolerance, "met": True, "met_on": today().isoformat()}
+        case.save()
+        _event(case, user, "supply_material", case.state, note=note)
+        _audit(case, user, "case.supply_material", {"material": case.tolerance["material"]})
+
+
+# --- handover -----------------------------------------------------------------
+
+def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
+    """Move every case in the departing staff member's hands to a successor."""
+    if from_staff.id == to_staff.id or not to_staff.active or to_staff.county_code != from_staff.county_code:
+        raise wf.TransitionError(_l("Choose another active staff member of the same county as successor."))
+    with transaction():
+        moved = []
+        for case in Case.select().where((Case.owner == from_staff.id) | (Case.assignee == from_staff.id)
+                                        ).order_by(Case.id):
+            roles = []
+            if case.owner_id == from_staff.id:
+                case.owner = to_staff.id
+                roles.append("owner")
+            if case.assignee_id == from_staff.id:
+                case.assignee = to_staff.id
+                roles.append("assignee")
+            case.updated_at = utcnow()
+            case.save()
+            _event(case, actor, "handover", case.state, note=note, data={"from": from_staff.id, "to": to_staff.id})
+            moved.append({"id": case.id, "number": case.number, "state": case.state, "as": roles})
+        parts = Subtask.update(helper=to_staff.id).where((Subtask.helper == from_staff.id)
+                                                         & (Subtask.state == "open")).execute()
+        record = Handover.create(county_code=from_staff.county_code, from_staff=from_staff, to_staff=to_staff,
+                                 actor=getattr(actor, "id", None), cases=moved, note=note)
+        if disable:
+            Staff.update(active=False).where(Staff.id == from_staff.id).execute()
+        audit.record("staff.handover", f"staff:{from_staff.username}", actor=getattr(actor, "username", "system"),
+                     role=getattr(actor, "role", "system"), county_code=from_staff.county_code,
+                     payload={"to": to_staff.username, "cases": [m["number"] for m in moved], "parts": parts,
+                              "disabled": disable})
+    return record

@@ -1,0 +1,309 @@
+"""Staff pages for cases: pick an item, fill the commission, move the case."""
+from __future__ import annotations
+
+import datetime
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import scope
+from ..forms import build_form_spec, search_items, validate_form
+from ..i18n import localized
+from ..models import MetadataRecord, Region, Staff, current_metadata
+from . import service
+from . import workflow as wf
+from .models import Case, CaseEvent, Escalation, Subtask
+
+bp = Blueprint("cases", __name__)
+OVERSEERS = {"supervisor", "stage_tracker", "county_admin"}
+
+
+def _lang():
+    return str(get_locale() or "zh").split("_")[0]
+
+
+def current_item(code) -> MetadataRecord | None:
+    return (MetadataRecord.select().where((MetadataRecord.kind == "items") & (MetadataRecord.key == code)
+                                          & MetadataRecord.current).first())
+
+
+def _level_of(user):
+    region = user.region or ""
+    return {6: "county", 9: "township", 12: "village", 15: "village"}.get(len(region), "village")
+
+
+def offered_items(user):
+    """Items offered at the user's level (county staff see every level)."""
+    level = _level_of(user)
+    items = [r.content for r in current_metadata("items", user.county_code)]
+    return items if level == "county" else [i for i in items if level in i.get("levels", [])]
+
+
+def guide_field_set():
+    record = current_metadata("guide_fields").first()
+    return record.content if record else {"code": "none", "name": "-", "elements": [], "applicant_fields": []}
+
+
+def divisions_for(user):
+    query = Region.select(Region.code).where((Region.county_code == user.county_code)
+                                             & (Region.level.in_(["township", "village", "group"])))
+    region = user.region or ""
+    if len(region) >= 9:
+        query = query.where(Region.code.startswith(region[:9]))
+    return {r.code for r in query}
+
+
+def departments():
+    return {r.key: r.content for r in current_metadata("departments")}
+
+
+# --- item picker and form -------------------------------------------------------
+
+@bp.route("/cases/new")
+@login_required
+def pick_item():
+    q = (request.args.get("q") or "").strip()
+    items = offered_items(current_user)
+    found = search_items(items, q, departments()) if q else items
+    return render_template("cases/pick.html", items=found, q=q, departments=departments())
+
+
+@bp.route("/api/items")
+@login_required
+def api_items():
+    q = (request.args.get("q") or "").strip()
+    items = offered_items(current_user)
+    found = search_items(items, q, departments()) if q else items
+    return jsonify([{"code": i["code"], "name": localized(i["name"], _lang()), "kind": i["kind"],
+                     "department": i["department"]} for i in found[:50]])
+
+
+@bp.route("/api/items/<code>/form")
+@login_required
+def api_item_form(code):
+    record = current_item(code)
+    if record is None or record.content not in offered_items(current_user):
+        abort(404)
+    spec = build_form_spec(record.content, guide_field_set(), locale=_lang())
+    return jsonify({**spec, "version": record.version})
+
+
+@bp.route("/cases/new/<code>", methods=["GET", "POST"])
+@login_required
+def new_case(code):
+    record = current_item(code)
+    if record is None or record.content not in offered_items(current_user):
+        abort(404)
+    spec = build_form_spec(record.content, guide_field_set(), locale=_lang())
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = request.form.to_dict(flat=False)
+        values = {k: v if len(v) > 1 else v[0] for k, v in values.items()}
+        data, errors = validate_form(spec, request.form, request.files, divisions=divisions_for(current_user))
+        if not errors:
+            try:
+                case = service.create_case(record, data, current_user)
+            except wf.TransitionError as exc:
+                errors = {"_form": [str(exc)]}
+            else:
+                return redirect(url_for("cases.receipt", case_id=case.id))
+    status = 400 if errors else 200
+    return render_template("cases/form.html", spec=spec, item=record.content, version=record.version,
+                           values=values, errors=errors), status
+
+
+# --- lists and detail -----------------------------------------------------------
+
+@bp.route("/cases")
+@login_required
+def list_cases():
+    query = scope.cases_for(current_user)
+    state = request.args.get("state") or ""
+    due = request.args.get("due") or ""
+    today = service.today()
+    if state:
+        query = query.where(Case.state == state)
+    if due == "overdue":
+        query = query.where(Case.due_day < today, Case.finished_on.is_null())
+    elif due == "soon":
+        query = query.where(Case.due_day.between(today, today + datetime.timedelta(days=3)),
+                            Case.finished_on.is_null())
+    elif due == "escalated":
+        query = query.where(Case.id.in_(Escalation.select(Escalation.case).where(Escalation.open_case.is_null(False))))
+    if current_user.role == "department_helper":
+        mine = request.args.get("mine")
+        if mine:
+            query = query.where((Case.assignee == current_user.id) | Case.id.in_(
+                Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
+    cases = list(query.order_by(Case.id.desc()).limit(200))
+    total = scope.count_cases(current_user)
+    return render_template("cases/list.html", cases=cases, state=state, due=due, total=total, today=today,
+                           items={r.key: r.content for r in current_metadata("items")})
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def detail(case_id):
+    case = scope.case_or_404(current_user, case_id)
+    flow = wf.load(case.workflow)
+    events = list(CaseEvent.select().where(CaseEvent.case == case).order_by(CaseEvent.id))
+    staff = {s.id: s for s in Staff.select().where(Staff.county_code == case.county_code)}
+    parts = list(Subtask.select().where(Subtask.case == case).order_by(Subtask.id))
+    escalation = Escalation.get_or_none(Escalation.open_case == case.id)
+    return render_template("cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
+                           available=flow.available(case, current_user.role), item=case.item_record.content,
+                           departments=departments(), escalation=escalation, overseer=current_user.role in OVERSEERS)
+
+
+def _back(case, exc):
+    flash(str(exc), "error")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+def _inputs(form):
+    inputs = {k: v.strip() for k, v in form.items() if k not in ("csrf_token", "joint")}
+    if form.getlist("joint"):
+        inputs["joint"] = form.getlist("joint")
+    if form.get("missing_materials") or form.getlist("missing"):
+        inputs["missing_materials"] = form.getlist("missing") or [form["missing_materials"]]
+    if form.get("delivery_method"):
+        inputs["delivery"] = {"method": form["delivery_method"], "received_by": form.get("received_by", "").strip(),
+                              "tracking": form.get("tracking", "").strip()}
+    return inputs
+
+
+@bp.route("/cases/<int:case_id>/take/<code>", methods=["POST"])
+@login_required
+def take(case_id, code):
+    case = scope.case_or_404(current_user, case_id)
+    try:
+        service.take(case, code, current_user, _inputs(request.form))
+    except wf.TransitionError as exc:
+        return _back(case, exc)
+    flow = wf.load(case.workflow)
+    notice = flow.transitions[code].notice
+    if notice:
+        return redirect(url_for("cases.notice", case_id=case.id, kind=notice))
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/part", methods=["POST"])
+@login_required
+def complete_part(case_id):
+    case = scope.case_or_404(current_user, case_id)
+    try:
+        service.complete_subtask(case, current_user, request.form.get("note", "").strip())
+    except wf.TransitionError as exc:
+        return _back(case, exc)
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/supply", methods=["POST"])
+@login_required
+def supply(case_id):
+    case = scope.case_or_404(current_user, case_id)
+    try:
+        service.supply_material(case, current_user, request.form.get("note", "").strip())
+    except wf.TransitionError as exc:
+        return _back(case, exc)
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/supervise", methods=["POST"])
+@login_required
+def supervise(case_id):
+    case = scope.case_or_404(current_user, case_id)
+    if current_user.role not in ("supervisor", "county_admin"):
+        abort(403)
+    action = request.form.get("action")
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        if action == "urge":
+            if not reason:
+                raise wf.TransitionError(_("Write what you urge."))
+            service.urge(case, current_user, reason)
+        elif action == "extend":
+            service.extend(case, current_user, float(request.form.get("days") or 0), reason)
+        elif action in ("reassign_owner", "reassign_assignee"):
+            staff = Staff.get_or_none(Staff.id == int(request.form.get("staff") or 0))
+            if staff is None:
+                raise wf.TransitionError(_("Choose a staff member."))
+            service.reassign(case, current_user, action.split("_", 1)[1], staff, reason)
+        else:
+            abort(400)
+    except (wf.TransitionError, ValueError) as exc:
+        return _back(case, exc)
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+# --- print views ------------------------------------------------------------------
+
+def _qr_svg(text):
+    import segno
+
+    return segno.make(text, error="m").svg_inline(scale=3)
+
+
+@bp.route("/cases/<int:case_id>/receipt")
+@login_required
+def receipt(case_id):
+    case = scope.case_or_404(current_user, case_id)
+    track_url = url_for("track.track", number=case.number, _external=True)
+    return render_template("cases/receipt.html", case=case, item=case.item_record.content,
+                           qr=_qr_svg(track_url), track_url=track_url, promised=_promised_text(case))
+
+
+def _promised_text(case):
+    from .. import workdays
+
+    item = case.item_record.content
+    start = case.accepted_on or service.today()
+    return workdays.from_db().add_workdays(start, float(item.get("promised_days", 0)) + case.extended_days)
+
+
+@bp.route("/cases/<int:case_id>/commission")
+@login_required
+def commission(case_id):
+    case = scope.case_or_404(current_user, case_id)
+    owner = Staff.get_by_id(case.owner_id)
+    return render_template("cases/commission.html", case=case, item=case.item_record.content,
+                           commission=case.commissions.first(), owner=owner)
+
+
+@bp.route("/cases/<int:case_id>/notice/<kind>")
+@login_required
+def notice(case_id, kind):
+    case = scope.case_or_404(current_user, case_id)
+    action = {"decline": "decline", "one_time": "one_time_notice"}.get(kind)
+    if action is None:
+        abort(404)
+    event = (CaseEvent.select().where((CaseEvent.case == case) & (CaseEvent.action == action))
+             .order_by(CaseEvent.id.desc()).first())
+    if event is None:
+        abort(404)
+    return render_template("cases/notice.html", case=case, item=case.item_record.content, event=event, kind=kind)
+
+
+# --- handover -------------------------------------------------------------------
+
+@bp.route("/handover", methods=["GET", "POST"])
+@login_required
+def handover():
+    if current_user.role not in ("supervisor", "county_admin"):
+        abort(403)
+    staff = list(Staff.select().where(Staff.county_code == current_user.county_code).order_by(Staff.username))
+    error = record = None
+    if request.method == "POST":
+        by_id = {s.id: s for s in staff}
+        departing = by_id.get(int(request.form.get("from") or 0))
+        successor = by_id.get(int(request.form.get("to") or 0))
+        try:
+            if departing is None or successor is None:
+                raise wf.TransitionError(_("Choose both staff members."))
+            record = service.handover(departing, successor, current_user, request.form.get("note", "").strip(),
+                                      disable=bool(request.form.get("disable")))
+        except wf.TransitionError as exc:
+            error = str(exc)
+    return render_template("cases/handover.html", staff=staff, error=error, record=record), 400 if error else 200

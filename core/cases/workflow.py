@@ -1,0 +1,101 @@
+"""The case state machine, read from ``workflows`` metadata.
+
+The core knows a small vocabulary of effects (clock start/pause/resume/stop,
+assignee department_helper/joint, notices, required inputs); which states
+and transitions exist, and which roles may take each, is data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from ..models import current_metadata
+
+
+class TransitionError(Exception):
+    """A transition that the metadata does not allow; the message is for users."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    code: str
+    name: object
+    sources: tuple
+    target: str
+    roles: tuple
+    kinds: tuple
+    requires: tuple
+    assignee: str | None
+    clock: str | None
+    assignee_only: bool
+    notice: str | None
+
+    @classmethod
+    def from_data(cls, data):
+        return cls(data["code"], data["name"], tuple(data["from"]), data["to"], tuple(data["roles"]),
+                   tuple(data.get("kinds") or ()), tuple(data.get("requires") or ()), data.get("assignee"),
+                   data.get("clock"), bool(data.get("assignee_only")), data.get("notice"))
+
+
+class Workflow:
+    def __init__(self, data: dict):
+        self.code = data["code"]
+        self.name = data["name"]
+        self.initial = data["initial"]
+        self.kinds = tuple(data["kinds"])
+        self.states = {s["code"]: s for s in data["states"]}
+        self.transitions = {t["code"]: Transition.from_data(t) for t in data["transitions"]}
+
+    def state_name(self, code):
+        return self.states.get(code, {}).get("name", code)
+
+    def is_final(self, state):
+        return bool(self.states.get(state, {}).get("final"))
+
+    def clock_paused(self, state):
+        return self.states.get(state, {}).get("clock") == "paused"
+
+    def available(self, case, role):
+        """Transitions a holder of ``role`` could take from the case's state."""
+        return [t for t in self.transitions.values()
+                if case.state in t.sources and role in t.roles and (not t.kinds or case.kind in t.kinds)]
+
+    def check(self, case, code, user, *, open_subtask=False):
+        """Return the transition or raise :class:`TransitionError`."""
+        transition = self.transitions.get(code)
+        if transition is None:
+            raise TransitionError(_l("There is no step %(code)s in this flow.", code=code))
+        if case.state not in transition.sources:
+            raise TransitionError(_l("This step is not possible while the case is %(state)s.",
+                                     state=_text(self.state_name(case.state))))
+        if transition.kinds and case.kind not in transition.kinds:
+            raise TransitionError(_l("This step is not for this kind of item."))
+        if user.role not in transition.roles:
+            raise TransitionError(_l("Your role may not take this step."))
+        if transition.assignee_only and case.assignee_id != user.id and not open_subtask:
+            raise TransitionError(_l("Only the assigned department helper may take this step."))
+        return transition
+
+
+def _text(value):
+    from ..i18n import localized
+
+    return localized(value)
+
+
+def load(code: str) -> Workflow:
+    record = next((r for r in current_metadata("workflows") if r.key == code), None)
+    if record is None:
+        raise TransitionError(_l("The flow %(code)s is not configured.", code=code))
+    return Workflow(record.content)
+
+
+def for_item(item: dict) -> Workflow:
+    """The item's own workflow, else the first workflow for its kind."""
+    if item.get("workflow"):
+        return load(item["workflow"])
+    for record in current_metadata("workflows"):
+        if item["kind"] in record.content["kinds"]:
+            return Workflow(record.content)
+    raise TransitionError(_l("No flow is configured for items of kind %(kind)s.", kind=item["kind"]))

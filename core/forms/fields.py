@@ -1,0 +1,182 @@
+"""marshmallow fields for the form field types, with user-facing,
+translatable messages (lazy, English msgids)."""
+from __future__ import annotations
+
+import io
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError, fields, validate
+
+from .validators import SNIFF_BYTES, normalise_id_number, sniff_file_type, valid_id_number, valid_mobile
+
+TRUE = {"true", "1", "yes", "on", "y"}
+FALSE = {"false", "0", "no", "off", "n"}
+UPLOAD_TYPES = frozenset({"pdf", "jpeg", "png"})
+TEXT_MAX = {"text": 500, "long_text": 5000}
+
+REQUIRED = _l("This field is required.")
+MATERIAL_MISSING = _l("This key material has not been received.")
+ID_MESSAGES = {
+    "length": _l("Not a valid citizen ID number: it must have 18 characters."),
+    "format": _l("Not a valid citizen ID number: it must be 17 digits followed by a digit or X."),
+    "birth_date": _l("Not a valid citizen ID number: the date of birth is not possible."),
+    "check_digit": _l("Not a valid citizen ID number: the check digit is wrong."),
+}
+
+
+def _error(message) -> ValidationError:
+    # A lazy string is neither str nor list: wrap it, or marshmallow iterates its characters.
+    return ValidationError([message])
+
+
+class Lazy:
+    """Mixin: errors with lazy (translatable) messages stay lists of messages."""
+
+    def make_error(self, key, **kwargs):
+        error = super().make_error(key, **kwargs)
+        return error if isinstance(error.messages, (list, dict)) else _error(error.messages)
+
+
+def _messages(invalid):
+    return {"invalid": invalid, "null": REQUIRED, "required": REQUIRED,
+            "validator_failed": _l("Not a valid value.")}
+
+
+class Text(Lazy, fields.String):
+    def __init__(self, **kw):
+        super().__init__(error_messages=_messages(_l("Enter text.")), **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        return super()._deserialize(value, attr, data, **kw).strip()
+
+
+class IdNumber(Text):
+    def _deserialize(self, value, attr, data, **kw):
+        value = normalise_id_number(super()._deserialize(value, attr, data, **kw))
+        reason = valid_id_number(value)
+        if reason:
+            raise _error(ID_MESSAGES[reason])
+        return value
+
+
+class Mobile(Text):
+    def _deserialize(self, value, attr, data, **kw):
+        value = super()._deserialize(value, attr, data, **kw)
+        if not valid_mobile(value):
+            raise _error(_l("Not a valid mobile number: it must be 11 digits beginning with 13 to 19."))
+        return value
+
+
+class Choice(Lazy, fields.Field):
+    def __init__(self, options, **kw):
+        self.by_key = {str(o["value"]): o["value"] for o in options}
+        super().__init__(error_messages=_messages(_l("Choose one of the options offered.")), **kw)
+
+    def _one(self, value):
+        key = value.strip() if isinstance(value, str) else str(value)
+        if key not in self.by_key:
+            raise self.make_error("invalid")
+        return self.by_key[key]
+
+    def _deserialize(self, value, attr, data, **kw):
+        return self._one(value)
+
+
+class MultiChoice(Choice):
+    def _deserialize(self, value, attr, data, **kw):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return list(dict.fromkeys(self._one(v) for v in values))
+
+
+class YesNo(Lazy, fields.Field):
+    def __init__(self, **kw):
+        super().__init__(error_messages=_messages(_l("Choose yes or no.")), **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in TRUE or text in FALSE:
+            return text in TRUE
+        raise self.make_error("invalid")
+
+
+class Material(YesNo):
+    def __init__(self, **kw):
+        super().__init__(load_default=False, **kw)
+
+
+class Upload(Lazy, fields.Field):
+    def __init__(self, max_bytes, allowed=UPLOAD_TYPES, **kw):
+        self.max_bytes, self.allowed = max_bytes, allowed
+        super().__init__(error_messages=_messages(_l("Not a file upload.")), **kw)
+
+    def _size(self, storage):
+        stream = storage.stream
+        try:
+            stream.seek(0, io.SEEK_END)
+            size = stream.tell()
+            stream.seek(0)
+            return size
+        except (AttributeError, OSError, ValueError):
+            body = stream.read(self.max_bytes + 1)  # not seekable: keep a bounded copy
+            storage.stream = io.BytesIO(body)
+            return len(body)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if not hasattr(value, "stream") or not hasattr(value, "filename"):
+            raise self.make_error("invalid")
+        size = self._size(value)
+        if size == 0:
+            raise _error(_l("The file is empty."))
+        if size > self.max_bytes:
+            raise _error(_l("The file is larger than %(mb)s MB.", mb=round(self.max_bytes / 2**20, 1)))
+        kind = sniff_file_type(value.stream.read(SNIFF_BYTES))
+        value.stream.seek(0)
+        if kind not in self.allowed:
+            raise _error(_l("Only PDF, JPEG or PNG files are accepted."))
+        return {"file": value, "type": kind, "size": size}
+
+
+class Integer(Lazy, fields.Integer):
+    pass
+
+
+class Decimal(Lazy, fields.Decimal):
+    pass
+
+
+class Date(Lazy, fields.Date):
+    pass
+
+
+def make_field(f, divisions, max_upload_bytes):
+    kind = f["type"]
+    if kind in TEXT_MAX:
+        return Text(validate=validate.Length(max=TEXT_MAX[kind], error=_l(
+            "Too long: at most %(max)s characters.", max=TEXT_MAX[kind])))
+    if kind == "integer":
+        return Integer(error_messages=_messages(_l("Enter a whole number.")))
+    if kind == "decimal":
+        return Decimal(allow_nan=False, error_messages={
+            **_messages(_l("Enter a number.")), "special": _l("Enter a number.")})
+    if kind == "date":
+        return Date(error_messages={**_messages(_l("Enter a date (YYYY-MM-DD).")),
+                                           "format": _l("Enter a date (YYYY-MM-DD).")})
+    if kind == "choice":
+        return Choice(f["options"])
+    if kind == "multi_choice":
+        return MultiChoice(f["options"])
+    if kind == "yes_no":
+        return YesNo()
+    if kind == "id_number":
+        return IdNumber()
+    if kind == "mobile":
+        return Mobile()
+    if kind == "division":
+        return Text(validate=validate.OneOf(sorted(divisions), error=_l("Not a known administrative division.")))
+    if kind == "file":
+        return Upload(max_upload_bytes)
+    if kind == "material":
+        return Material()
+    raise ValueError(f"unknown field type {kind!r} of field {f['name']!r}")
