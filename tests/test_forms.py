@@ -222,8 +222,10 @@ def test_spec_in_english(items, guide):
 
 
 def test_colliding_names_are_refused(items, guide):
+    item = dict(items["150626-rsj-001"])
+    item["fields"] = [*item.get("fields", []), {"name": "applicant_name", "type": "text", "label": "姓名"}]
     with pytest.raises(FormSpecError, match=r"applicant_name.*150626-rsj-001.*applicant_name.*standard"):
-        build_form_spec(items["150626-rsj-001"], guide)
+        build_form_spec(item, guide)
 
 
 def test_bad_conditions_are_refused(guide):
