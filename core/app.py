@@ -28,6 +28,7 @@ class Bangban:
     db: peewee.Database
     audit: AuditLog
     plugin_static: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # see core.catalog.cached
 
 
 def create_app(pm=None, **overrides) -> Flask:

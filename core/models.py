@@ -8,6 +8,7 @@ empty ``county_code``.
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 
 import peewee
@@ -19,11 +20,22 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def _json_default(value):
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
 class JSONField(peewee.TextField):
-    """JSON stored as text, Chinese kept as text (not ``\\uXXXX``)."""
+    """JSON stored as text, Chinese kept as text (not ``\\uXXXX``); dates as
+    ISO text and decimals as strings."""
 
     def db_value(self, value):
-        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_default)
 
     def python_value(self, value):
         return None if value is None else json.loads(value)

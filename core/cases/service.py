@@ -41,6 +41,27 @@ def next_number(county_code, day):
 
 # --- creating ---------------------------------------------------------------
 
+def store_uploads(data: dict, folder) -> dict:
+    """Save uploaded files (already type-checked by the form) under
+    ``folder`` by content hash; the case keeps name, type, size and path."""
+    import hashlib
+    from pathlib import Path
+
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and "file" in value:
+            content = value["file"].read()
+            digest = hashlib.sha256(content).hexdigest()
+            target = Path(folder) / f"{digest}.{value['type']}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.write_bytes(content)
+            value = {"name": value["file"].filename, "type": value["type"], "size": len(content),
+                     "sha256": digest}
+        out[key] = value
+    return out
+
+
 def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, site_code=None):
     """Write the case, its commission, its first event and the audit entry."""
     item = item_record.content

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import scope
-from ..forms import build_form_spec, search_items, validate_form
+from .. import catalog, scope
+from ..forms import build_form_spec, schema_for, search_items, validate_form
+from ..forms.render import render_form
 from ..i18n import localized
 from ..models import MetadataRecord, Region, Staff, current_metadata
 from . import service
@@ -17,6 +19,7 @@ from . import workflow as wf
 from .models import Case, CaseEvent, Escalation, Subtask
 
 bp = Blueprint("cases", __name__)
+bp.add_app_template_global(render_form, "commission_form")
 OVERSEERS = {"supervisor", "stage_tracker", "county_admin"}
 
 
@@ -25,13 +28,39 @@ def _lang():
 
 
 def current_item(code) -> MetadataRecord | None:
-    return (MetadataRecord.select().where((MetadataRecord.kind == "items") & (MetadataRecord.key == code)
-                                          & MetadataRecord.current).first())
+    return catalog.current("items", code)
 
 
 def _level_of(user):
     region = user.region or ""
     return {6: "county", 9: "township", 12: "village", 15: "village"}.get(len(region), "village")
+
+
+def is_offered(item, user):
+    level = _level_of(user)
+    return level == "county" or level in item.get("levels", [])
+
+
+def _compiled(record_id, guide_id, locale, divisions):
+    """Form spec and validation schema of one item version (immutable, so
+    cached): built once, used for the page, the JSON and the POST."""
+
+    def build():
+        record = MetadataRecord.get_by_id(record_id)
+        guide = MetadataRecord.get_by_id(guide_id).content if guide_id else guide_field_set()
+        spec = build_form_spec(record.content, guide, locale=locale)
+        return spec, schema_for(spec, divisions=frozenset(divisions))
+
+    return catalog.cached("form", (record_id, guide_id, locale, divisions), build)
+
+
+def compiled_form(record, user, locale):
+    guides = catalog.all_current("guide_fields")
+    guide = guides[0] if guides else None
+    divisions = divisions_for(user)
+    key = (record.id, guide.id if guide else None, locale, tuple(sorted(divisions)))
+    spec, schema = _compiled(*key)
+    return spec, schema, divisions, key
 
 
 def offered_items(user):
@@ -42,17 +71,27 @@ def offered_items(user):
 
 
 def guide_field_set():
-    record = current_metadata("guide_fields").first()
-    return record.content if record else {"code": "none", "name": "-", "elements": [], "applicant_fields": []}
+    records = catalog.all_current("guide_fields")
+    return records[0].content if records else {"code": "none", "name": "-", "elements": [], "applicant_fields": []}
 
 
 def divisions_for(user):
-    query = Region.select(Region.code).where((Region.county_code == user.county_code)
-                                             & (Region.level.in_(["township", "village", "group"])))
-    region = user.region or ""
+    """{code: "township · village"} of the places a user may file cases for."""
+    key = (user.county_code, (user.region or "")[:9], str(get_locale()))
+    return dict(catalog.cached("divisions", key, lambda: _divisions(*key)))
+
+
+def _divisions(county_code, region, _locale):
+    query = Region.select().where((Region.county_code == county_code)
+                                  & (Region.level.in_(["township", "village", "group"])))
     if len(region) >= 9:
         query = query.where(Region.code.startswith(region[:9]))
-    return {r.code for r in query}
+    regions = {r.code: r for r in query.order_by(Region.code)}
+    names = {}
+    for code, r in regions.items():
+        parts = [regions[code[:n]] for n in (9, 12) if n < len(code) and code[:n] in regions]
+        names[code] = " · ".join(localized(p.name) for p in [*parts, r])
+    return tuple(names.items())
 
 
 def departments():
@@ -84,9 +123,9 @@ def api_items():
 @login_required
 def api_item_form(code):
     record = current_item(code)
-    if record is None or record.content not in offered_items(current_user):
+    if record is None or not is_offered(record.content, current_user):
         abort(404)
-    spec = build_form_spec(record.content, guide_field_set(), locale=_lang())
+    spec, _schema, _divisions, _key = compiled_form(record, current_user, _lang())
     return jsonify({**spec, "version": record.version})
 
 
@@ -94,24 +133,27 @@ def api_item_form(code):
 @login_required
 def new_case(code):
     record = current_item(code)
-    if record is None or record.content not in offered_items(current_user):
+    if record is None or not is_offered(record.content, current_user):
         abort(404)
-    spec = build_form_spec(record.content, guide_field_set(), locale=_lang())
+    spec, schema, divisions, form_key = compiled_form(record, current_user, _lang())
     values, errors = {}, {}
+    if len(current_user.region or "") >= 12:
+        values["applicant_division"] = current_user.region
     if request.method == "POST":
         values = request.form.to_dict(flat=False)
         values = {k: v if len(v) > 1 else v[0] for k, v in values.items()}
-        data, errors = validate_form(spec, request.form, request.files, divisions=divisions_for(current_user))
+        data, errors = validate_form(spec, request.form, request.files, schema=schema)
         if not errors:
             try:
-                case = service.create_case(record, data, current_user)
+                uploads = Path(current_app.config["BANGBAN"]["DATA_DIR"]) / "uploads"
+                case = service.create_case(record, service.store_uploads(data, uploads), current_user)
             except wf.TransitionError as exc:
                 errors = {"_form": [str(exc)]}
             else:
                 return redirect(url_for("cases.receipt", case_id=case.id))
     status = 400 if errors else 200
     return render_template("cases/form.html", spec=spec, item=record.content, version=record.version,
-                           values=values, errors=errors), status
+                           values=values, errors=errors, divisions=divisions, form_key=form_key), status
 
 
 # --- lists and detail -----------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from ..models import current_metadata
+from .. import catalog
 
 
 class TransitionError(Exception):
@@ -85,17 +85,24 @@ def _text(value):
 
 
 def load(code: str) -> Workflow:
-    record = next((r for r in current_metadata("workflows") if r.key == code), None)
+    record = catalog.current("workflows", code)
     if record is None:
         raise TransitionError(_l("The flow %(code)s is not configured.", code=code))
-    return Workflow(record.content)
+    return _workflow(record.id)
+
+
+def _workflow(record_id) -> Workflow:
+    """Workflows are immutable per record version."""
+    from ..models import MetadataRecord
+
+    return catalog.cached("workflow", record_id, lambda: Workflow(MetadataRecord.get_by_id(record_id).content))
 
 
 def for_item(item: dict) -> Workflow:
     """The item's own workflow, else the first workflow for its kind."""
     if item.get("workflow"):
         return load(item["workflow"])
-    for record in current_metadata("workflows"):
+    for record in catalog.all_current("workflows"):
         if item["kind"] in record.content["kinds"]:
-            return Workflow(record.content)
+            return _workflow(record.id)
     raise TransitionError(_l("No flow is configured for items of kind %(kind)s.", kind=item["kind"]))

@@ -127,14 +127,15 @@ def schema_for(spec, *, divisions=frozenset(), max_upload_bytes=10 * 1024 * 1024
     return type("CommissionFormSchema", (FormSchema,), attrs)()
 
 
-def validate_form(spec, formdata, files=None, **kw) -> tuple[dict, dict]:
+def validate_form(spec, formdata, files=None, schema=None, **kw) -> tuple[dict, dict]:
     """Validate submitted ``formdata`` (and ``files``) against ``spec``.
 
     Return ``(data, errors)``: on success the typed data and ``{}``; else
     the fields that were valid and ``{field name: [message, …]}``. Never
-    raises for bad input. Keyword arguments go to :func:`schema_for`.
+    raises for bad input. Keyword arguments go to :func:`schema_for`; pass
+    a ``schema`` made by it earlier to skip rebuilding it.
     """
-    schema = schema_for(spec, **kw)
+    schema = schema or schema_for(spec, **kw)
     try:
         return schema.load(collect(spec, formdata, files)), {}
     except ValidationError as exc:
