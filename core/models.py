@@ -106,6 +106,32 @@ class Staff(BaseModel):
     active = peewee.BooleanField(default=True)
     locale = peewee.CharField(max_length=20, null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    password_changed_at = peewee.DateTimeField(default=utcnow)
+    totp_secret = peewee.CharField(max_length=200, null=True)  # encrypted at rest
+    phone_enc = peewee.CharField(max_length=200, null=True)
+
+
+class SignInAttempt(BaseModel):
+    """Every sign-in attempt, for lockout (the audit log has them too)."""
+
+    username = peewee.CharField(max_length=80, index=True)
+    at = peewee.DateTimeField(default=utcnow, index=True)
+    ok = peewee.BooleanField()
+    ip = peewee.CharField(max_length=64, default="")
+
+
+class UserSession(BaseModel):
+    """A server-side session: sign-out, idle and absolute limits, disabling
+    an account end it here, so a replayed cookie is refused."""
+
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    staff = peewee.ForeignKeyField(Staff, backref="sessions", on_delete="RESTRICT")
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_seen = peewee.DateTimeField(default=utcnow)
+    ended_at = peewee.DateTimeField(null=True)
+    ended_why = peewee.CharField(max_length=20, null=True)
+    ip = peewee.CharField(max_length=64, default="")
+    user_agent = peewee.CharField(max_length=200, default="")
 
 
 class AuditEntry(BaseModel):
@@ -136,7 +162,7 @@ class Holiday(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
 
 
-MODELS = [MetadataSync, MetadataRecord, Region, Site, Staff, AuditEntry, Holiday]
+MODELS = [MetadataSync, MetadataRecord, Region, Site, Staff, SignInAttempt, UserSession, AuditEntry, Holiday]
 
 
 def current_metadata(kind, county_code=None):

@@ -28,6 +28,8 @@ class Case(BaseModel):
     applicant_name = peewee.CharField(max_length=80)
     applicant_id_number = peewee.CharField(max_length=200)
     applicant_phone = peewee.CharField(max_length=200)
+    applicant_id_hash = peewee.CharField(max_length=64, null=True, index=True)
+    applicant_phone_hash = peewee.CharField(max_length=64, null=True)
     data = JSONField()
     accepted_on = peewee.DateField(null=True)
     due_day = peewee.DateField(null=True, index=True)
