@@ -20,3 +20,11 @@ def register_blueprints(register):
 
     for bp in (web_bp, auth_bp, cases_bp, track_bp):
         register(bp)
+
+
+@hookimpl
+def register_admin_views(register):
+    from .admin_views import metadata, models
+
+    for view in [*metadata.views(), *models.views()]:
+        register(view)

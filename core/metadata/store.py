@@ -180,3 +180,70 @@ def _dump(path: Path, data) -> Path:
     path.write_text(yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100),
                     encoding="utf-8")
     return path
+
+
+# --- editing from the back office --------------------------------------------
+
+def catalog_from_db() -> Catalog:
+    """The current records as a Catalog (packs from the sync manifests)."""
+    from .loader import Entry, Pack
+
+    manifests_by_name = {}
+    for run in MetadataSync.select(MetadataSync.packs).order_by(MetadataSync.id):
+        manifests_by_name.update(run.packs)
+    packs, kinds = {}, {}
+    for rec in MetadataRecord.select().where(MetadataRecord.current).order_by(MetadataRecord.id):
+        if rec.pack not in packs:
+            m = manifests_by_name.get(rec.pack, {"name": rec.pack})
+            packs[rec.pack] = Pack(rec.pack, Path(f"<database>/{rec.pack}"), str(m.get("version", "1")),
+                                   m.get("county"), list(m.get("overrides", [])), m.get("title"))
+        entry = Entry(rec.kind, rec.key, rec.content, rec.pack, f"<database>/{rec.pack}/{rec.kind}", 0)
+        packs[rec.pack].entries.append(entry)
+        kinds.setdefault(rec.kind, {})[rec.key] = entry
+    return Catalog(list(packs.values()), kinds)
+
+
+def save_entries(changes, actor, role, kinds=None):
+    """Store edited entries (``[(kind, data, pack)]``) as new versions.
+
+    Each entry is validated with its kind's schema, the whole catalog's
+    references are checked with the change applied, and only what really
+    changed gets a new version. Raises :class:`MetadataInvalid` (nothing
+    written) with every problem; returns the sync counts otherwise.
+    """
+    from marshmallow import ValidationError
+
+    from .loader import Entry, MetadataError, MetadataInvalid, _dotted, _flatten, check_references
+
+    kinds = kinds or BUILTIN_KINDS
+    catalog = catalog_from_db()
+    errors = []
+    for kind, data, pack in changes:
+        schema_cls, key_field = kinds[kind]
+        try:
+            schema_cls().load(data)
+        except ValidationError as exc:
+            for keys, message in _flatten(exc.messages):
+                errors.append(MetadataError(f"{kind}", None, _dotted([*keys]), message))
+            continue
+        key = str(data[key_field])
+        old = catalog.kinds.get(kind, {}).get(key)
+        pack = pack or (old.pack if old else None)
+        if pack is None or pack not in {p.name for p in catalog.packs}:
+            errors.append(MetadataError(kind, None, "pack", f"unknown pack {pack!r}"))
+            continue
+        target = next(p for p in catalog.packs if p.name == pack)
+        if old is not None:
+            owner = next(p for p in catalog.packs if p.name == old.pack)
+            owner.entries = [e for e in owner.entries if not (e.kind == kind and e.key == key)]
+        entry = Entry(kind, key, data, pack, f"<database>/{pack}/{kind}", 0)
+        target.entries.append(entry)
+        catalog.kinds.setdefault(kind, {})[key] = entry
+    if not errors:
+        check_references(catalog, errors)
+        from .checks import check_forms
+
+        check_forms(catalog, errors)
+    if errors:
+        raise MetadataInvalid(errors)
+    return sync(catalog, actor=actor, role=role)

@@ -1,0 +1,241 @@
+"""Back-office views over versioned metadata (items, departments, roles …).
+
+Every save goes through ``store.save_entries``: the same marshmallow schemas
+as the YAML packs, the same reference checks, a new version only when
+something changed, one audit entry. Earlier versions stay readable.
+"""
+from __future__ import annotations
+
+import yaml
+from flask import flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .. import catalog
+from ..i18n import localized
+from ..metadata import store
+from ..metadata.loader import MetadataInvalid
+from ..metadata.schemas import BUILTIN_KINDS
+from ..models import MetadataRecord
+from ..permissions import can
+
+
+def _yaml(data) -> str:
+    return yaml.dump(data, Dumper=store._Dumper, allow_unicode=True, sort_keys=False, width=100)
+
+
+class PermissionView(BaseView):
+    permission = ""
+
+    def is_accessible(self):
+        return can(current_user, self.permission)
+
+
+def writable_packs(user):
+    """Packs holding the administrator's county's entries (national packs,
+    such as the core's roles, are not theirs to change)."""
+    query = (MetadataRecord.select(MetadataRecord.pack).distinct()
+             .where(MetadataRecord.county_code == user.county_code))
+    return sorted(r.pack for r in query)
+
+
+def in_scope(record, user):
+    return record.county_code in ("", user.county_code)
+
+
+def editable(record, user):
+    return record.county_code == user.county_code
+
+
+class MetadataKindView(PermissionView):
+    """List, view (all versions), edit and create entries of one kind, as
+    YAML validated by the kind's schema."""
+
+    kind = ""
+    list_template = "admin/bangban/metadata_list.html"
+    edit_template = "admin/bangban/metadata_edit.html"
+
+    def __init__(self, kind, permission, name, category=None, endpoint=None):
+        self.kind, self.permission = kind, permission
+        super().__init__(name=name, category=category, endpoint=endpoint or f"meta_{kind}", url=f"/admin/{kind}")
+
+    def records(self):
+        return [r for r in catalog.all_current(self.kind) if in_scope(r, current_user)]
+
+    @expose("/")
+    def index_view(self):
+        q = (request.args.get("q") or "").strip().lower()
+        rows = self.records()
+        if q:
+            rows = [r for r in rows if q in r.key.lower() or q in _yaml(r.content.get("name", "")).lower()]
+        return self.render(self.list_template, rows=rows, kind=self.kind, q=q, title=self.name,
+                           label=lambda r: localized(r.content.get("name") or r.content.get("code") or r.key),
+                           editable=lambda r: editable(r, current_user))
+
+    def _versions(self, key):
+        return list(MetadataRecord.select().where((MetadataRecord.kind == self.kind) & (MetadataRecord.key == key)
+                                                  & MetadataRecord.county_code.in_(["", current_user.county_code]))
+                    .order_by(MetadataRecord.version.desc()))
+
+    @expose("/edit/<key>", methods=["GET", "POST"])
+    def edit_view(self, key):
+        versions = self._versions(key)
+        if not versions:
+            return self.render("admin/bangban/not_found.html"), 404
+        current = next((v for v in versions if v.current), versions[0])
+        shown = current
+        if request.args.get("version"):
+            shown = next((v for v in versions if str(v.version) == request.args["version"]), current)
+        text, errors = _yaml(shown.content), []
+        if request.method == "POST":
+            if not editable(current, current_user):
+                return self.render("admin/bangban/not_found.html"), 404
+            text = request.form.get("content", "")
+            errors = self.save(text, current.pack, expected_key=key)
+            if not errors:
+                flash(_("Saved. Earlier versions stay readable."), "success")
+                return redirect(url_for(".edit_view", key=key))
+        return self.render(self.edit_template, kind=self.kind, key=key, text=text, errors=errors, versions=versions,
+                           shown=shown, current=current, can_edit=editable(current, current_user),
+                           packs=[current.pack], title=self.name)
+
+    @expose("/new", methods=["GET", "POST"])
+    def create_view(self):
+        packs = writable_packs(current_user)
+        text, errors = "", []
+        if request.method == "POST":
+            text = request.form.get("content", "")
+            pack = request.form.get("pack")
+            if pack not in packs:
+                errors = [("pack", _("Choose one of your county's packs."))]
+            else:
+                errors = self.save(text, pack, new=True)
+            if not errors:
+                data = yaml.safe_load(text)
+                flash(_("Created."), "success")
+                return redirect(url_for(".edit_view", key=str(data[BUILTIN_KINDS[self.kind][1]])))
+        return self.render(self.edit_template, kind=self.kind, key=None, text=text, errors=errors, versions=[],
+                           shown=None, current=None, can_edit=True, packs=packs, title=self.name)
+
+    def save(self, text, pack, expected_key=None, new=False):
+        """Validate and store; return ``[(key path, message)]`` errors."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            return [(f"line {mark.line + 1}" if mark else "", _("Malformed YAML: %(problem)s",
+                                                                 problem=getattr(exc, "problem", exc)))]
+        if not isinstance(data, dict):
+            return [("", _("An entry is a mapping of keys to values."))]
+        key_field = BUILTIN_KINDS[self.kind][1]
+        key = str(data.get(key_field, ""))
+        if expected_key is not None and key != expected_key:
+            return [(key_field, _("The code cannot be changed; create a new entry instead."))]
+        if new and catalog.current(self.kind, key) is not None:
+            return [(key_field, _("This code is already used."))]
+        try:
+            store.save_entries([(self.kind, data, pack)], actor=current_user.username, role=current_user.role)
+        except MetadataInvalid as exc:
+            return [(e.path, e.message) for e in exc.errors]
+        return []
+
+
+class ItemView(MetadataKindView):
+    """Items get a structured form (materials inline) and a preview."""
+
+    edit_template = "admin/bangban/item_edit.html"
+
+    @expose("/preview/<key>")
+    def preview_view(self, key):
+        from ..cases.views import guide_field_set
+        from ..forms import build_form_spec
+
+        record = next((v for v in self._versions(key) if v.current), None)
+        if record is None:
+            return self.render("admin/bangban/not_found.html"), 404
+        spec = build_form_spec(record.content, guide_field_set(), locale=str(request.args.get("lang", "zh"))[:2])
+        return self.render("admin/bangban/item_preview.html", spec=spec, item=record.content, title=self.name)
+
+    @expose("/edit/<key>", methods=["GET", "POST"])
+    def edit_view(self, key):
+        if request.method == "POST" and request.form.get("structured"):
+            return self._save_structured(key)
+        return super().edit_view(key)
+
+    def _save_structured(self, key):
+        current = catalog.current("items", key)
+        if current is None or not editable(current, current_user):
+            return self.render("admin/bangban/not_found.html"), 404
+        data = dict(current.content)
+        form = request.form
+        for name in ("legal_basis", "conditions", "fee", "result", "phone", "location", "hours"):
+            value = form.get(name, "").strip()
+            if value:
+                data[name] = _keep_langs(data.get(name), value)
+            else:
+                data.pop(name, None)
+        data["name"] = _keep_langs(data.get("name"), form.get("name", "").strip())
+        for name in ("promised_days", "legal_days"):
+            raw = form.get(name, "").strip()
+            if raw:
+                try:
+                    data[name] = float(raw) if "." in raw else int(raw)
+                except ValueError:
+                    data[name] = raw  # the schema reports it
+        data["levels"] = form.getlist("levels")
+        data["kind"] = form.get("kind", data["kind"])
+        for flag in ("online", "high_frequency", "delegated"):
+            data[flag] = bool(form.get(flag))
+        materials = []
+        for i in range(int(form.get("material_rows", 0))):
+            name = form.get(f"m{i}_name", "").strip()
+            if not name or form.get(f"m{i}_delete"):
+                continue
+            old = (current.content.get("materials") or [])[i] if i < len(current.content.get("materials") or []) else {}
+            m = {"name": _keep_langs(old.get("name"), name), "form": form.get(f"m{i}_form", "original")}
+            count = form.get(f"m{i}_count", "").strip()
+            if count:
+                m["count"] = int(count) if count.isdigit() else count
+            m["key"] = bool(form.get(f"m{i}_key"))
+            for extra in ("fill_instructions", "sample"):
+                value = form.get(f"m{i}_{extra}", "").strip()
+                if value:
+                    m[extra] = _keep_langs(old.get(extra), value)
+            materials.append(m)
+        data["materials"] = materials
+        errors = self.save(_yaml(data), current.pack, expected_key=key)
+        if errors:
+            versions = self._versions(key)
+            return self.render(self.edit_template, kind=self.kind, key=key, text=_yaml(data), errors=errors,
+                               versions=versions, shown=current, current=current, can_edit=True,
+                               packs=[current.pack], title=self.name, draft=data), 400
+        flash(_("Saved. Earlier versions stay readable."), "success")
+        return redirect(url_for(".edit_view", key=key))
+
+
+def _keep_langs(old, zh_text):
+    """Replace the Chinese text, keeping the other languages."""
+    if isinstance(old, dict):
+        return {**old, "zh": zh_text}
+    return zh_text
+
+
+#: (kind, permission, menu name, category)
+KIND_VIEWS = [
+    ("departments", "catalog.manage", _l("Departments"), _l("Catalog")),
+    ("guide_fields", "catalog.manage", _l("Guide fields"), _l("Catalog")),
+    ("workflows", "catalog.manage", _l("Workflows"), _l("Catalog")),
+    ("regions", "site.manage", _l("Regions"), _l("Sites")),
+    ("sites", "site.manage", _l("Sites"), _l("Sites")),
+    ("site_standards", "site.manage", _l("Site standards"), _l("Sites")),
+    ("rulesets", "ruleset.manage", _l("Rule sets"), _l("Sites")),
+    ("roles", "permission.manage", _l("Roles and duties"), _l("Staff")),
+]
+
+
+def views():
+    out = [ItemView("items", "catalog.manage", _l("Items and guides"), _l("Catalog"))]
+    out += [MetadataKindView(kind, perm, name, category) for kind, perm, name, category in KIND_VIEWS]
+    return out

@@ -1,0 +1,15 @@
+"""Protection of personal data: field encryption, lookup hashes, masking."""
+from .crypto import CryptoError, FieldCipher, Keys, load_keys, normalise
+from .masking import mask_id_number, mask_phone, mask_text, mask_value
+
+__all__ = [
+    "CryptoError",
+    "FieldCipher",
+    "Keys",
+    "load_keys",
+    "normalise",
+    "mask_id_number",
+    "mask_phone",
+    "mask_text",
+    "mask_value",
+]

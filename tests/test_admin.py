@@ -1,0 +1,216 @@
+"""The back office through real HTTP requests with CSRF on, on SQLite and
+PostgreSQL: every configured kind, validation, versions, scope and the
+separated administrators."""
+import re
+
+import pytest
+import yaml
+
+from core.demo import load_demo
+from core.models import AuditEntry, Holiday, MetadataRecord, Staff
+from tests.helpers import sign_in
+
+
+def csrf_token(client, path):
+    """The CSRF token of a page (Flask-Admin writes the attributes in another order)."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def demo_app(app):
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
+    return app
+
+
+def admin(app, username="county.admin"):
+    client = app.test_client()
+    assert sign_in(client, username).status_code == 302
+    return client
+
+
+def versions(app, kind, key):
+    with app.app_context():
+        return [(r.version, r.current) for r in MetadataRecord.select().where(
+            (MetadataRecord.kind == kind) & (MetadataRecord.key == key)).order_by(MetadataRecord.version)]
+
+
+def post_yaml(client, url, data, **extra):
+    token = csrf_token(client, url)
+    return client.post(url, data={"csrf_token": token, "content": yaml.safe_dump(data, allow_unicode=True), **extra})
+
+
+def test_structured_item_edit_with_materials_creates_a_version(demo_app):
+    client = admin(demo_app)
+    key = "150626-ybj-003"
+    page = client.get(f"/admin/items/edit/{key}").get_data(as_text=True)
+    form = dict(re.findall(r'<input class="form-control[^"]*" (?:id="[^"]+" )?name="([^"]+)" value="([^"]*)"', page))
+    rows = int(re.search(r'name="material_rows" value="(\d+)"', page).group(1))
+    data = {"csrf_token": csrf_token(client, f"/admin/items/edit/{key}"), "structured": "1", "material_rows": rows,
+            "name": "异地就医备案（修订）", "kind": "instant", "promised_days": "0", "levels": ["township", "village"],
+            "online": "1", "m0_name": "居民身份证", "m0_form": "original", "m0_count": "1", "m0_key": "1",
+            "m1_name": "异地就医备案表", "m1_form": "original", "m1_count": "2",
+            "m1_fill_instructions": "用黑色签字笔填写", "m1_sample": "姓名：张某某"}
+    assert form, "the structured form is on the page"
+    response = client.post(f"/admin/items/edit/{key}", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    assert versions(demo_app, "items", key) == [(1, False), (2, True)]
+    with demo_app.app_context():
+        new = MetadataRecord.get((MetadataRecord.key == key) & MetadataRecord.current).content
+    assert new["name"]["zh"] == "异地就医备案（修订）" and new["name"]["en"]  # other languages kept
+    assert [m["count"] for m in new["materials"]] == [1, 2] and new["materials"][1]["sample"] == "姓名：张某某"
+    old = client.get(f"/admin/items/edit/{key}?version=1").get_data(as_text=True)
+    assert "no longer current" in old or "不再是当前版本" in old or "版本 1" in old
+
+
+def test_invalid_item_is_refused_per_field_and_nothing_saved(demo_app):
+    client = admin(demo_app)
+    key = "150626-ybj-003"
+    with demo_app.app_context():
+        content = dict(MetadataRecord.get((MetadataRecord.key == key) & MetadataRecord.current).content)
+    content["promised_days"] = 0.3
+    content["department"] = "no_such_department"
+    response = post_yaml(client, f"/admin/items/edit/{key}", content)
+    html = response.get_data(as_text=True)
+    assert "promised_days" in html and "no_such_department" in html
+    assert versions(demo_app, "items", key) == [(1, True)]
+    with demo_app.app_context():
+        assert not AuditEntry.select().where(AuditEntry.action == "metadata.sync",
+                                             AuditEntry.actor == "county.admin").exists()
+
+
+@pytest.mark.parametrize("kind,data", [
+    ("departments", {"code": "ylj", "name": {"zh": "旗应急管理局", "en": "Emergency Management Bureau"}}),
+    ("regions", {"code": "150626100210", "level": "village", "name": "新建嘎查", "parent": "150626100"}),
+    ("sites", {"code": "150626100210-station", "kind": "service_station", "name": "新建嘎查便民服务站",
+               "region": "150626100", "standard": "village_station"}),
+    ("rulesets", {"code": "wushen_2027", "name": "2027年目标", "region": "150626",
+                  "targets": [{"metric": "one_window_rate", "level": "township", "min": 1.0}]}),
+])
+def test_create_each_kind_then_it_is_listed(demo_app, kind, data):
+    client = admin(demo_app)
+    with demo_app.app_context():
+        pack = MetadataRecord.get((MetadataRecord.kind == kind) & (MetadataRecord.county_code == "150626")).pack
+    response = post_yaml(client, f"/admin/{kind}/new", data, pack=pack)
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    assert versions(demo_app, kind, data["code"]) == [(1, True)]
+    assert data["code"] in client.get(f"/admin/{kind}/").get_data(as_text=True)
+
+
+def test_division_codes_are_validated(demo_app):
+    client = admin(demo_app)
+    with demo_app.app_context():
+        pack = MetadataRecord.get((MetadataRecord.kind == "regions") & (MetadataRecord.county_code == "150626")).pack
+    response = post_yaml(client, "/admin/regions/new", {"code": "1506261002", "level": "village", "name": "坏",
+                                                        "parent": "150626100"}, pack=pack)
+    assert response.status_code == 200 and "code" in response.get_data(as_text=True)
+    assert versions(demo_app, "regions", "1506261002") == []
+
+
+def test_national_roles_are_read_only_and_security_admin_edits_roles(demo_app):
+    client = admin(demo_app)
+    assert client.get("/admin/roles/").status_code == 403  # roles are the security administrator's
+    security = admin(demo_app, "sec.admin")
+    page = security.get("/admin/roles/edit/grid_agent").get_data(as_text=True)
+    assert "readonly" in page  # national pack: not the county's to change
+    response = post_yaml(security, "/admin/roles/edit/grid_agent", {"code": "grid_agent", "name": "改"})
+    assert response.status_code == 404
+    assert versions(demo_app, "roles", "grid_agent") == [(1, True)]
+
+
+def test_staff_create_edit_and_deactivate(demo_app):
+    client = admin(demo_app)
+    token = csrf_token(client, "/admin/staff_admin/new/")
+    response = client.post("/admin/staff_admin/new/", data={
+        "csrf_token": token, "username": "new.agent", "name": "新代办员", "role": "grassroots_agent",
+        "region": "150626101", "department": "", "active": "y", "password": "Xinmima@2026"})
+    assert response.status_code == 302
+    with demo_app.app_context():
+        staff = Staff.get(Staff.username == "new.agent")
+        assert staff.county_code == "150626" and staff.password_hash.startswith("$argon2id$")
+        assert AuditEntry.select().where(AuditEntry.action == "admin.staff.create").count() == 1
+    listing = client.get("/admin/staff_admin/?search=new.agent").get_data(as_text=True)
+    assert "基层代办员" in listing or "Grassroots agent" in listing  # readable names, not codes
+    token = csrf_token(client, "/admin/staff_admin/")
+    client.post("/admin/staff_admin/action/", data={"csrf_token": token, "action": "deactivate",
+                                                    "rowid": [str(staff.id)]})
+    with demo_app.app_context():
+        assert Staff.get_by_id(staff.id).active is False
+
+
+def test_no_delete_anywhere_and_audit_is_read_only(demo_app):
+    client = admin(demo_app)
+    with demo_app.app_context():
+        staff_id = Staff.get(Staff.username == "galutu.agent").id
+        before = AuditEntry.select().count()
+    token = csrf_token(client, "/admin/staff_admin/")
+    assert client.post("/admin/staff_admin/delete/", data={"csrf_token": token, "id": staff_id}).status_code in (
+        302, 404, 405)
+    with demo_app.app_context():
+        assert Staff.get_or_none(Staff.id == staff_id) is not None
+    auditor = admin(demo_app, "audit.admin")
+    assert auditor.get("/admin/audit_admin/").status_code == 200
+    assert auditor.get("/admin/audit_admin/new/").status_code in (302, 403, 404)
+    token = csrf_token(auditor, "/")
+    auditor.post("/admin/audit_admin/delete/", data={"csrf_token": token, "id": 1})
+    with demo_app.app_context():
+        assert AuditEntry.select().count() >= before
+
+
+ADMIN_MATRIX = {
+    # path: {role: allowed}
+    "/admin/audit_admin/": {"sys.admin": False, "sec.admin": False, "audit.admin": True, "county.admin": False},
+    "/admin/staff_admin/": {"sys.admin": True, "sec.admin": False, "audit.admin": False, "county.admin": True},
+    "/admin/roles/": {"sys.admin": False, "sec.admin": True, "audit.admin": False, "county.admin": False},
+    "/admin/items/": {"sys.admin": False, "sec.admin": False, "audit.admin": False, "county.admin": True},
+    "/admin/holiday_admin/": {"sys.admin": True, "sec.admin": False, "audit.admin": False, "county.admin": True},
+}
+
+
+def test_separated_administrators_role_matrix(demo_app):
+    clients = {u: admin(demo_app, u) for u in ("sys.admin", "sec.admin", "audit.admin", "county.admin")}
+    for path, allowed in ADMIN_MATRIX.items():
+        for username, ok in allowed.items():
+            status = clients[username].get(path).status_code
+            assert (status == 200) == ok, (path, username, status)
+    # none of the three separated administrators can open a case
+    with demo_app.app_context():
+        from core.cases.models import Case
+
+        case_id = Case.select().first().id
+    for username in ("sys.admin", "sec.admin", "audit.admin"):
+        assert clients[username].get(f"/cases/{case_id}").status_code == 404
+        assert "1506262" not in clients[username].get("/cases").get_data(as_text=True)
+
+
+def test_holiday_calendar_edit_and_confirm(demo_app):
+    client = admin(demo_app)
+    token = csrf_token(client, "/admin/holiday_admin/new/")
+    response = client.post("/admin/holiday_admin/new/", data={"csrf_token": token, "day": "2030-06-03",
+                                                              "kind": "holiday", "name": "地方假日", "confirmed": "y"})
+    assert response.status_code == 302
+    with demo_app.app_context():
+        row = Holiday.get(Holiday.name == "地方假日")
+        assert row.source == "admin" and str(row.day) == "2030-06-03"
+    token = csrf_token(client, "/admin/holiday_admin/")
+    client.post("/admin/holiday_admin/confirm", data={"csrf_token": token, "year": "2031"})
+    with demo_app.app_context():
+        from core import workdays
+
+        assert workdays.from_db().is_confirmed(2031)
+
+
+def test_admin_post_without_csrf_is_refused(demo_app):
+    client = admin(demo_app)
+    response = client.post("/admin/departments/new", data={"content": "code: x\nname: y\n", "pack": "wushen"})
+    assert response.status_code == 400
+    assert versions(demo_app, "departments", "x") == []
+
+
+def test_preview_shows_the_generated_form(demo_app):
+    client = admin(demo_app)
+    html = client.get("/admin/items/preview/150626-ybj-003").get_data(as_text=True)
+    assert 'id="form-preview"' in html and 'name="applicant_id_number"' in html and 'name="material_1"' in html
