@@ -27,6 +27,7 @@ class Bangban:
     pm: object
     db: peewee.Database
     audit: AuditLog
+    cipher: object = None
     plugin_static: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # see core.catalog.cached
 
@@ -54,7 +55,10 @@ def create_app(pm=None, **overrides) -> Flask:
     database = dbmod.open_database(conf["DATABASE_URL"], conf["DB_POOL_SIZE"])
     dbmod.bind(database)
     audit_key = configmod.read_or_create_secret(Path(conf["AUDIT_KEY_FILE"]))
-    state = Bangban(conf, pm, database, AuditLog(audit_key, Path(conf["AUDIT_ANCHOR_DIR"]), pm))
+    from .security import FieldCipher, load_keys
+
+    cipher = FieldCipher(load_keys(Path(conf["DATA_KEY_FILE"]), create=True), conf["CRYPTO_PROFILE"])
+    state = Bangban(conf, pm, database, AuditLog(audit_key, Path(conf["AUDIT_ANCHOR_DIR"]), pm), cipher)
     app.extensions["bangban"] = state
 
     _templates(app, pm, conf)

@@ -24,6 +24,9 @@ SETTINGS = {
     "AUDIT_ANCHOR_DIR": ("", str),  # empty: DATA_DIR/anchors
     "SESSION_COOKIE_SECURE": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
     "DB_POOL_SIZE": (8, int),
+    "DATA_KEY_FILE": ("", str),  # empty: DATA_DIR/data.key (field encryption and lookup keys)
+    "CRYPTO_PROFILE": ("aes-gcm", str),  # "aes-gcm" or "sm4" (密评)
+    "AUDIT_RETENTION_DAYS": (184, int),  # at least six months (Cybersecurity Law art. 21)
 }
 
 
@@ -45,6 +48,8 @@ def from_env(environ=None, **overrides) -> dict:
         conf["DATABASE_URL"] = f"sqlite:///{data_dir / 'bangban.sqlite3'}"
     if not conf["AUDIT_KEY_FILE"]:
         conf["AUDIT_KEY_FILE"] = str(data_dir / "audit.key")
+    if not conf["DATA_KEY_FILE"]:
+        conf["DATA_KEY_FILE"] = str(data_dir / "data.key")
     if not conf["AUDIT_ANCHOR_DIR"]:
         conf["AUDIT_ANCHOR_DIR"] = str(data_dir / "anchors")
     return conf

@@ -21,11 +21,16 @@ PG_URL = os.environ.get("BANGBAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:
 BUILTIN = "wushen,bank_partnership"
 
 
-def _pg_database_for_worker(worker_id):
-    """A database of this worker's own, created on first use."""
+def _admin_db():
+    return peewee.PostgresqlDatabase(PG_URL.rsplit("/", 1)[1], **_pg_params(PG_URL))
+
+
+def _pg_database_for_worker(worker_id, run_id):
+    """A database of this worker's own in this test run (two runs at once
+    on one machine never share one), created on first use."""
     base = PG_URL.rsplit("/", 1)[0]
-    name = f"bangban_test_{worker_id}"
-    admin = peewee.PostgresqlDatabase(PG_URL.rsplit("/", 1)[1], **_pg_params(PG_URL))
+    name = f"bangban_test_{run_id}_{worker_id}"
+    admin = _admin_db()
     try:
         admin.connect()
     except peewee.OperationalError as exc:
@@ -56,8 +61,15 @@ def _reset_pg(url):
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id):
-    return _pg_database_for_worker(worker_id)
+def pg_url(worker_id, request):
+    run_id = getattr(request.config, "workerinput", {}).get("testrunuid", "")[:8] or f"p{os.getpid()}"
+    url = _pg_database_for_worker(worker_id, run_id)
+    yield url
+    admin = _admin_db()
+    admin.connect()
+    admin.connection().autocommit = True
+    admin.execute_sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

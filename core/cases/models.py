@@ -44,6 +44,27 @@ class Case(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
     finished_on = peewee.DateField(null=True)
 
+    # personal data: stored encrypted, shown masked, revealed on purpose
+    def id_number(self):
+        from ..personal import decrypt
+
+        return decrypt(self.applicant_id_number, "cases.applicant_id_number")
+
+    def phone(self):
+        from ..personal import decrypt
+
+        return decrypt(self.applicant_phone, "cases.applicant_phone")
+
+    def masked_id_number(self):
+        from ..personal import mask_id_number
+
+        return mask_id_number(self.id_number())
+
+    def masked_phone(self):
+        from ..personal import mask_phone
+
+        return mask_phone(self.phone())
+
 
 class Commission(BaseModel):
     county_code = peewee.CharField(max_length=6, index=True)

@@ -7,7 +7,7 @@ import datetime
 from flask_babel import lazy_gettext as _l
 from peewee import fn
 
-from .. import audit, workdays
+from .. import audit, personal, workdays
 from ..db import transaction
 from ..models import MetadataRecord, Staff, utcnow
 from . import workflow as wf
@@ -33,7 +33,9 @@ def _audit(case, user, action, payload=None):
 
 
 def next_number(county_code, day):
-    prefix = f"{county_code}{day:%Y%m%d}"
+    """Receipt number ``CCCCCC-YYYYMMDD-NNNN`` (dashed, so it can never be
+    mistaken for an 18-digit ID number)."""
+    prefix = f"{county_code}-{day:%Y%m%d}-"
     last = (Case.select(fn.MAX(Case.number)).where(Case.number.startswith(prefix)).scalar())
     seq = int(last[len(prefix):]) + 1 if last else 1
     return f"{prefix}{seq:04d}"
@@ -80,11 +82,17 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
             workflow=flow.code, state=flow.initial, township_code=region[:9],
             village_code=region[:12] if len(region) >= 12 else None,
             group_code=region if len(region) == 15 else None, site_code=site_code, owner=user.id,
-            applicant_name=data["applicant_name"], applicant_id_number=data["applicant_id_number"],
-            applicant_phone=data["applicant_phone"],
-            data={k: v for k, v in data.items() if not k.startswith("material_")})
-        Commission.create(county_code=case.county_code, case=case, principal=principal_fields or
-                          {"principal_is_applicant": True}, materials=materials, powers=POWERS, created_by=user.id)
+            applicant_name=data["applicant_name"],
+            applicant_id_number=personal.encrypt(data["applicant_id_number"], "cases.applicant_id_number"),
+            applicant_phone=personal.encrypt(data["applicant_phone"], "cases.applicant_phone"),
+            applicant_id_hash=personal.id_hash(data["applicant_id_number"]),
+            applicant_phone_hash=personal.phone_hash(data["applicant_phone"]),
+            data=personal.protect_mapping({k: v for k, v in data.items() if not k.startswith("material_")},
+                                          "cases.data"))
+        Commission.create(county_code=case.county_code, case=case,
+                          principal=personal.protect_mapping(principal_fields or {"principal_is_applicant": True},
+                                                             "commission.principal"),
+                          materials=materials, powers=POWERS, created_by=user.id)
         _event(case, user, "apply", None)
         _audit(case, user, "case.create", {"item": item["code"], "version": item_record.version})
     return case

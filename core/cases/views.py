@@ -4,12 +4,14 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import catalog, scope
+from .. import audit, catalog, personal, scope
+from ..db import transaction
+from ..permissions import can
 from ..forms import build_form_spec, schema_for, search_items, validate_form
 from ..forms.render import render_form
 from ..i18n import localized
@@ -305,13 +307,32 @@ def _promised_text(case):
     return workdays.from_db().add_workdays(start, float(item.get("promised_days", 0)) + case.extended_days)
 
 
-@bp.route("/cases/<int:case_id>/commission")
+@bp.route("/cases/<int:case_id>/commission", methods=["GET", "POST"])
 @login_required
 def commission(case_id):
+    """The commission print view: personal data masked; a POST by a role
+    with ``personal_data.reveal`` shows it in full, audited, once."""
     case = scope.case_or_404(current_user, case_id)
     owner = Staff.get_by_id(case.owner_id)
-    return render_template("cases/commission.html", case=case, item=case.item_record.content,
-                           commission=case.commissions.first(), owner=owner)
+    record = case.commissions.first()
+    reveal = request.method == "POST"
+    if reveal:
+        if not can(current_user, "personal_data.reveal"):
+            abort(403)
+        with transaction():
+            audit.record("personal_data.reveal", f"case:{case.number}", actor=current_user.username,
+                         role=current_user.role, county_code=case.county_code, payload={"view": "commission"})
+        principal = personal.reveal_mapping(record.principal, "commission.principal")
+        id_number, phone = case.id_number(), case.phone()
+    else:
+        principal = personal.masked_mapping(record.principal, "commission.principal")
+        id_number, phone = case.masked_id_number(), case.masked_phone()
+    response = make_response(render_template(
+        "cases/commission.html", case=case, item=case.item_record.content, commission=record, owner=owner,
+        principal=principal, id_number=id_number, phone=phone, revealed=reveal,
+        may_reveal=can(current_user, "personal_data.reveal")))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/cases/<int:case_id>/notice/<kind>")
