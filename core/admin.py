@@ -43,7 +43,10 @@ def secure(view):
 
 
 def init_app(app, pm):
-    admin = Admin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin"))
+    from .hardening import csp_nonce
+
+    admin = Admin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin"),
+                  csp_nonce_generator=csp_nonce)
     app.extensions["bangban"].admin = admin
     for plugin, views, _kw in collect(pm, "register_admin_views", admin=admin):
         for view in views:

@@ -69,6 +69,9 @@ def create_app(pm=None, **overrides) -> Flask:
     from .auth import init_app as init_auth
     from .admin import init_app as init_admin
 
+    from .hardening import init_app as init_hardening
+
+    init_hardening(app)
     init_auth(app)
     for plugin, args, _kw in collect(pm, "register_blueprints"):
         for bp in args:

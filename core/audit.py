@@ -20,6 +20,11 @@ from . import db as dbmod
 from .models import AuditEntry
 
 GENESIS = "0" * 64
+MIN_RETENTION_DAYS = 184
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class AuditError(RuntimeError):
@@ -51,7 +56,7 @@ class AuditLog:
         last = AuditEntry.select(AuditEntry.seq, AuditEntry.mac).order_by(AuditEntry.seq.desc()).first()
         seq = (last.seq + 1) if last else 1
         prev = last.mac if last else GENESIS
-        created_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+        created_at = now().isoformat(timespec="microseconds")
         body = json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, default=str)
         fields = dict(seq=seq, created_at=created_at, county_code=county_code or "", actor=actor, role=role,
                       action=action, entity=str(entity), payload=body, prev_hash=prev)
@@ -75,9 +80,38 @@ class AuditLog:
         files = sorted(self.anchor_dir.glob("anchor-*.json")) if self.anchor_dir.is_dir() else []
         return json.loads(files[-1].read_text()) if files else None
 
+    # -- retention -----------------------------------------------------------
+    def purge(self, retention_days: int, *, actor="system", role="system") -> int:
+        """Remove entries older than ``retention_days`` (at least 184: six
+        months); never a younger one. Returns how many were removed."""
+        from .models import AuditCheckpoint
+
+        if retention_days < MIN_RETENTION_DAYS:
+            raise AuditError(f"audit entries are kept at least {MIN_RETENTION_DAYS} days")
+        cutoff = (now() - datetime.timedelta(days=retention_days)).isoformat(timespec="microseconds")
+        db = dbmod.proxy.obj
+        with dbmod.transaction():
+            last = (AuditEntry.select().where(AuditEntry.created_at < cutoff)
+                    .order_by(AuditEntry.seq.desc()).first())
+            if last is None:
+                return 0
+            db.execute_sql("INSERT INTO audit_purge_window (before) VALUES (%s)" if dbmod.is_postgres(db)
+                           else "INSERT INTO audit_purge_window (before) VALUES (?)", (cutoff,))
+            removed = AuditEntry.delete().where(AuditEntry.seq <= last.seq).execute()
+            db.execute_sql("DELETE FROM audit_purge_window")
+            AuditCheckpoint.create(seq=last.seq, mac=last.mac, created_at=last.created_at)
+            self.record("audit.purge", "audit_entry", actor=actor, role=role,
+                        payload={"through_seq": last.seq, "removed": removed, "cutoff": cutoff})
+        return removed
+
     # -- checking ----------------------------------------------------------
     def verify(self) -> VerifyResult:
+        from .models import AuditCheckpoint
+
         prev, expected_seq, count, head = GENESIS, 1, 0, None
+        checkpoint = AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).first()
+        if checkpoint is not None:
+            prev, expected_seq = checkpoint.mac, checkpoint.seq + 1
         anchor = self.latest_anchor()
         anchor_seen = False
         query = AuditEntry.select().order_by(AuditEntry.id)
@@ -97,7 +131,8 @@ class AuditLog:
                 if entry.mac != anchor["mac"]:
                     return VerifyResult(False, count, entry.seq, f"entry {entry.seq}: differs from the exported anchor")
             prev, expected_seq, head = entry.mac, expected_seq + 1, entry
-        if anchor and not anchor_seen:
+        purged_past_anchor = anchor and checkpoint is not None and anchor["seq"] <= checkpoint.seq
+        if anchor and not anchor_seen and not purged_past_anchor:
             return VerifyResult(False, count, (head.seq + 1) if head else 1,
                                 f"entry {(head.seq + 1) if head else 1}: missing; the anchor names entry "
                                 f"{anchor['seq']} but the log ends at {head.seq if head else 0} (truncated)")

@@ -46,8 +46,9 @@ from openpyxl.utils import get_column_letter
 from .db import transaction
 from .metadata import store
 from .metadata.checks import check_forms
-from .metadata.loader import Catalog, Entry, MetadataError, Pack, _flatten, canonical_json, merge, read_pack
-from .metadata.schemas import BUILTIN_KINDS, ItemSchema
+from .metadata.loader import (Catalog, Entry, MetadataError, Pack, _dotted, _flatten, canonical_json, merge,
+                              read_pack)
+from .metadata.schemas import BUILTIN_KINDS, FieldSchema, ItemSchema
 
 ITEMS, MATERIALS, README, OTHER = "事项", "材料", "说明", "其他(JSON)"
 CODE, SEQ, PACK = "事项编码", "序号", "所属元数据包"
@@ -198,7 +199,8 @@ def _to_cells(col, value):
         return ["、".join(str(labels.get(v, v)) for v in value)]
     if c == "bool" and isinstance(value, bool):
         return [YES if value else NO]
-    if c == "json":
+    if c == "json":  # form fields keyed as a person writes them: name, type, label …
+        value = [store._schema_order(v, FieldSchema) for v in value] if isinstance(value, list) else value
         return [json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)]
     return [labels.get(value, value) if isinstance(value, str) else value]
 
@@ -344,14 +346,43 @@ def _readme(ws):
 
 # --- import ---------------------------------------------------------------
 
+def import_xlsx(path, progress=None) -> ImportResult:
+    """Read and validate a workbook against the database's current catalog
+    (needs an app context). Changes nothing; ``apply_import`` stores."""
+    result = ImportResult(str(path))
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one problem
+        result.problems.append(Problem(str(path), None, None, None, f"not a readable .xlsx workbook: {exc}"))
+        return result
+    try:
+        sheets = [_read_sheet(book, name, layout[0], result.problems, progress)
+                  for name, layout in ((ITEMS, ITEM_LAYOUT), (MATERIALS, MATERIAL_LAYOUT))]
+    finally:
+        book.close()
+    if None in sheets:
+        return result
+    columns = {ITEMS: sheets[0][0], MATERIALS: sheets[1][0]}
+    parsed = _parse(sheets[0][1], sheets[1][1], columns, result.problems)
+    schema = ItemSchema()
+    for done, item in enumerate(parsed, 1):
+        try:
+            schema.load(item["data"])
+        except ValidationError as exc:
+            result.problems.extend(_locate(item, keys, message, columns) for keys, message in _flatten(exc.messages))
+        _tick(progress, done, len(parsed), "validate")
+    if not result.problems:
+        _check_database(parsed, f"{path}#{ITEMS}", columns, result.problems)
+    result.items = [{"pack": p["pack"], "item": p["data"]} for p in parsed]
+    return result
+
+
 def _read_sheet(book, name, required, problems, progress):
-    """``(columns {header: 1-based index}, [(row number, {header: cell})])`` or None."""
+    """``({header: 1-based column}, [(row number, {header: cell})])``, or None."""
     if name not in book.sheetnames:
         problems.append(Problem(name, None, None, None, "sheet is missing"))
         return None
-    ws = book[name]
-    rows = ws.iter_rows(values_only=True)
-    columns = {}
+    rows, columns = book[name].iter_rows(values_only=True), {}
     for i, header in enumerate(next(rows, ()) or (), 1):
         header = _text(_clean(header))
         if header in columns:
@@ -360,7 +391,7 @@ def _read_sheet(book, name, required, problems, progress):
             columns[header] = i
     missing = [h for h in required if h not in columns]
     problems.extend(Problem(name, 1, None, h, "required column is missing") for h in missing)
-    out, total = [], max((ws.max_row or 1) - 1, 1)
+    out, total = [], max((book[name].max_row or 1) - 1, 1)
     for number, values in enumerate(rows, 2):
         if any(_clean(v) is not None for v in values):
             out.append((number, {h: values[i - 1] if i <= len(values) else None for h, i in columns.items()}))
@@ -368,142 +399,99 @@ def _read_sheet(book, name, required, problems, progress):
     return None if missing else (columns, out)
 
 
-def import_xlsx(path, progress=None) -> ImportResult:
-    """Read and validate a workbook against the current database catalog
-    (needs an app context). Changes nothing; see ``apply_import``."""
-    result = ImportResult(str(path))
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is one problem
-        result.problems.append(Problem(str(path), None, None, None, f"not a readable .xlsx workbook: {exc}"))
-        return result
-    try:
-        found = [_read_sheet(book, name, layout[0], result.problems, progress)
-                 for name, layout in ((ITEMS, ITEM_LAYOUT), (MATERIALS, MATERIAL_LAYOUT))]
-    finally:
-        book.close()
-    if None in found:
-        return result
-    parsed = _parse(found[0], found[1], result.problems)
-    _validate(parsed, found[0][0], found[1][0], result.problems, progress)
-    if not result.problems:
-        _check_database(parsed, str(path), found[0][0], result.problems)
-    result.items = [{"pack": p["pack"], "item": p["data"]} for p in parsed]
-    return result
-
-
-def _parse(item_sheet, material_sheet, problems):
-    (columns, rows), (m_columns, m_rows) = item_sheet, material_sheet
+def _parse(rows, material_rows, columns, problems):
     parsed, by_code = [], {}
-    for number, row in rows:
-        data, errors = _row_data(ITEM_COLS, row)
-        problems.extend(Problem(ITEMS, number, columns.get(h), h, m) for h, m in errors)
-        pack, code = _text(_clean(row[PACK])), data.get("code")
-        if not pack:
-            problems.append(Problem(ITEMS, number, columns[PACK], PACK, "required"))
-        if isinstance(code, str) and code in by_code:
-            problems.append(Problem(ITEMS, number, columns[CODE], CODE,
-                                    f"duplicate code {code!r} (also in row {by_code[code]['row']})"))
+    for sheet, cols, number, row in [(ITEMS, ITEM_COLS, *r) for r in rows] + [
+            (MATERIALS, MATERIAL_COLS, *r) for r in material_rows]:
+        data, errors = _row_data(cols, row)
+        problems.extend(Problem(sheet, number, columns[sheet].get(h), h, m) for h, m in errors)
+        bad = lambda header, message: problems.append(  # noqa: E731
+            Problem(sheet, number, columns[sheet][header], header, message))
+        if sheet == ITEMS:
+            pack, code = _text(_clean(row[PACK])), data.get("code")
+            if not pack:
+                bad(PACK, "required")
+            if isinstance(code, str) and code in by_code:
+                bad(CODE, f"duplicate code {code!r} (also in row {by_code[code]['row']})")
+                continue
+            parsed.append({"row": number, "pack": pack, "data": data, "materials": {}})
+            by_code.update({code: parsed[-1]} if isinstance(code, str) else {})
             continue
-        item = {"row": number, "pack": pack, "data": data, "materials": []}
-        parsed.append(item)
-        if isinstance(code, str):
-            by_code[code] = item
-    for number, row in m_rows:
-        code, seq = _text(_clean(row[CODE])), _clean(row[SEQ])
-        data, errors = _row_data(MATERIAL_COLS, row)
-        problems.extend(Problem(MATERIALS, number, m_columns.get(h), h, m) for h, m in errors)
+        code, seq = _text(_clean(row[CODE])), _number(_clean(row[SEQ]))
         item = by_code.get(code)
         if item is None:
-            problems.append(Problem(MATERIALS, number, m_columns[CODE], CODE, f"no item {code!r} on sheet {ITEMS}"))
+            bad(CODE, f"no item {code!r} on sheet {ITEMS}")
         elif not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            problems.append(Problem(MATERIALS, number, m_columns[SEQ], SEQ, "must be a whole number from 1"))
-        elif any(s == seq for s, _, _ in item["materials"]):
-            problems.append(Problem(MATERIALS, number, m_columns[SEQ], SEQ, f"{seq} is used twice for {code}"))
+            bad(SEQ, "must be a whole number from 1")
+        elif seq in item["materials"]:
+            bad(SEQ, f"{seq} is used twice for {code}")
         else:
-            item["materials"].append((seq, number, data))
+            item["materials"][seq] = (number, data)
     for item in parsed:
-        item["materials"].sort(key=lambda m: m[0])
-        item["material_rows"] = [number for _, number, _ in item["materials"]]
-        if item["materials"]:
-            item["data"]["materials"] = [data for _, _, data in item["materials"]]
+        ordered = [item["materials"][seq] for seq in sorted(item["materials"])]
+        item["material_rows"] = [number for number, _ in ordered]
+        if ordered:
+            item["data"]["materials"] = [data for _, data in ordered]
     return parsed
 
 
-def _locate(item, keys, message, columns, m_columns):
-    """A schema error path (``("materials", 2, "form")``) -> Problem at its cell."""
-    sheet, row, cols, where, keys = ITEMS, item["row"], ITEM_COLS, columns, list(keys)
+def _locate(item, keys, message, columns):
+    """An error path (``("materials", 2, "form")``) of a parsed item -> Problem at its cell."""
+    sheet, row, cols, keys = ITEMS, item["row"], ITEM_COLS, list(keys)
     if keys[:1] == ["materials"] and len(keys) > 1 and isinstance(keys[1], int) and keys[1] < len(item["material_rows"]):
-        sheet, row, cols, where, keys = MATERIALS, item["material_rows"][keys[1]], MATERIAL_COLS, m_columns, keys[2:]
+        sheet, row, cols, keys = MATERIALS, item["material_rows"][keys[1]], MATERIAL_COLS, keys[2:]
     col = next((c for c in cols if keys and c.key == keys[0]), None)
     header = col.headers[0] if col else (OTHER if keys else None)
     if col and col.key in LABELS and message.startswith("Must be one of"):
         message = "must be one of " + ", ".join(LABELS[col.key].values())
-    return Problem(sheet, row, where.get(header), header, message)
+    return Problem(sheet, row, columns[sheet].get(header), header, message)
 
 
-def _validate(parsed, columns, m_columns, problems, progress):
-    schema = ItemSchema()
-    for done, item in enumerate(parsed, 1):
-        try:
-            schema.load(item["data"])
-        except ValidationError as exc:
-            problems.extend(_locate(item, keys, message, columns, m_columns) for keys, message in _flatten(exc.messages))
-        _tick(progress, done, len(parsed), "validate")
-
-
-def _check_database(parsed, source, columns, problems):
-    """Packs exist; no duplicates, references and forms hold with the database's other entries."""
-    known, file = _manifests(), f"{source}#{ITEMS}"
-    incoming = {}
+def _check_database(parsed, file, columns, problems):
+    """Packs exist; duplicates, references and forms hold with the database's other entries."""
+    known, incoming, rows = _db_packs(), {}, {item["row"]: item for item in parsed}
     for item in parsed:
         if item["pack"] not in known:
-            problems.append(Problem(ITEMS, item["row"], columns[PACK], PACK,
+            problems.append(Problem(ITEMS, item["row"], columns[ITEMS][PACK], PACK,
                                     f"unknown pack {item['pack']!r}; known: {', '.join(sorted(known))}"))
             continue
-        pack = incoming.setdefault(item["pack"], _pack(item["pack"], known[item["pack"]]))
+        pack = incoming.setdefault(item["pack"], _empty(known[item["pack"]]))
         pack.entries.append(Entry("items", str(item["data"]["code"]), item["data"], pack.name, file, item["row"]))
-    if problems:
-        return
-    for error in _combine(list(incoming.values()), {"items"})[1]:
-        match = re.match(r"items\[(\d+)\](?:\.(\w+))?", error.path) if error.file == file else None
-        if not match:
-            problems.append(error)
-            continue
-        col = next((c for c in ITEM_COLS if c.key == match.group(2)), None)
-        header = col.headers[0] if col else None
-        problems.append(Problem(ITEMS, int(match.group(1)), columns.get(header), header, error.message))
+    for error in [] if problems else _combine(list(incoming.values()), {"items"}, known)[1]:
+        match = re.match(r"items\[(\d+)\]\.?(\w*)", error.path) if error.file == file else None
+        problems.append(_locate(rows[int(match.group(1))], [match.group(2)] if match.group(2) else [],
+                                error.message, columns) if match else error)
 
 
 # --- the database's catalog, and storing ------------------------------------
 
-def _manifests():
-    from .models import MetadataSync
+def _db_packs():
+    """The current records as packs (manifests from the syncs that stored them)."""
+    from .models import MetadataRecord, MetadataSync
 
-    out = {}
+    manifests, packs = {}, {}
     for run in MetadataSync.select(MetadataSync.packs).order_by(MetadataSync.id):
-        out.update(run.packs)
-    return out
-
-
-def _pack(name, manifest):
-    m = manifest or {}
-    return Pack(name, Path(name), str(m.get("version", "1")), m.get("county"), list(m.get("overrides") or []),
-                m.get("title"))
-
-
-def _combine(incoming, kinds=None):
-    """Merge the database's current packs with ``incoming`` packs, whose entries
-    replace (per pack) the stored ones of ``kinds`` (None: all); -> (catalog, errors)."""
-    from .models import MetadataRecord
-
-    manifests, packs = _manifests(), {}
+        manifests.update(run.packs)
     for rec in MetadataRecord.select().where(MetadataRecord.current).order_by(MetadataRecord.id):
-        pack = packs.get(rec.pack) or packs.setdefault(rec.pack, _pack(rec.pack, manifests.get(rec.pack)))
-        pack.entries.append(Entry(rec.kind, rec.key, rec.content, rec.pack, f"database:{rec.pack}", len(pack.entries)))
+        if rec.pack not in packs:
+            m = manifests.get(rec.pack) or {}
+            packs[rec.pack] = Pack(rec.pack, Path(rec.pack), str(m.get("version", "1")), m.get("county"),
+                                   list(m.get("overrides") or []), m.get("title"))
+        entries = packs[rec.pack].entries
+        entries.append(Entry(rec.kind, rec.key, rec.content, rec.pack, f"database:{rec.pack}", len(entries)))
+    return packs
+
+
+def _empty(pack):
+    return Pack(pack.name, pack.path, pack.version, pack.county, pack.overrides, pack.title)
+
+
+def _combine(incoming, kinds=None, packs=None):
+    """Merge the database's packs with ``incoming`` ones, whose entries replace
+    (per pack) the stored ones of ``kinds`` (None: all); -> (catalog, errors)."""
+    packs = dict(packs or _db_packs())
     for new in incoming:
-        old = packs.get(new.name)
-        keep = [e for e in old.entries if kinds is not None and e.kind not in kinds] if old else []
+        keep = [e for e in packs[new.name].entries if e.kind not in kinds] if kinds and new.name in packs else []
         packs[new.name] = Pack(new.name, new.path, new.version, new.county, new.overrides, new.title,
                                keep + list(new.entries))
     errors = []
@@ -529,21 +517,23 @@ def _store(incoming, kinds, actor, role, progress):
 
 
 def apply_items(items_by_pack, actor="system", role="system", progress=None) -> dict:
-    """Store items (``{pack: [item]}``) as each pack's whole item list; only
-    changed items get versions. Raises CatalogImportError, changing nothing."""
-    manifests, problems, incoming, schema = _manifests(), [], [], ItemSchema()
+    """Store ``{pack: [item]}``, each list the pack's whole set of items (its
+    other kinds stay); only changed items get versions. Validates first and
+    raises CatalogImportError, changing nothing, on any problem."""
+    known, problems, incoming, schema = _db_packs(), [], [], ItemSchema()
     for name, items in items_by_pack.items():
-        if name not in manifests:
-            problems.append(MetadataError(f"import:{name}", None, "", f"unknown pack {name!r}"))
-        pack = _pack(name, manifests.get(name))
+        file = f"import:{name}"
+        if name not in known:
+            problems.append(MetadataError(file, None, "", f"unknown pack {name!r}"))
+            continue
+        incoming.append(_empty(known[name]))
         for i, data in enumerate(items):
             try:
                 schema.load(data)
             except ValidationError as exc:
-                problems.extend(MetadataError(f"import:{name}", None, f"items[{i}]", f"{data.get('code')}: {k}: {m}")
-                                for k, m in _flatten(exc.messages))
-            pack.entries.append(Entry("items", str(data.get("code")), data, name, f"import:{name}", i))
-        incoming.append(pack)
+                problems.extend(MetadataError(file, None, _dotted(["items", i, *keys]), f"{data.get('code')}: {m}")
+                                for keys, m in _flatten(exc.messages))
+            incoming[-1].entries.append(Entry("items", str(data.get("code")), data, name, file, i))
     if problems:
         raise CatalogImportError(problems)
     return _store(incoming, {"items"}, actor, role, progress)
@@ -566,9 +556,9 @@ def export_yaml(directory) -> list[Path]:
 
 
 def import_yaml(directory, kinds=None, progress=None) -> ImportResult:
-    """Read and validate the packs in ``directory`` (itself a pack, or a folder
-    of packs) like ``load`` does, with packs it lacks taken from the database.
-    Each pack read is stored whole by ``apply_import``."""
+    """Read and validate the packs in ``directory`` (a pack, or a folder of
+    packs) as ``load`` does, packs it lacks taken from the database. Each pack
+    read is stored whole (every kind) by ``apply_import``."""
     directory = Path(directory)
     paths = [directory] if (directory / "pack.yaml").is_file() else sorted(
         p for p in directory.iterdir() if (p / "pack.yaml").is_file())
@@ -576,9 +566,7 @@ def import_yaml(directory, kinds=None, progress=None) -> ImportResult:
     if not paths:
         result.problems.append(MetadataError(str(directory), None, "", "no metadata packs (pack.yaml) here"))
     for done, path in enumerate(paths, 1):
-        pack = read_pack(path, kinds or BUILTIN_KINDS, result.problems)
-        if pack is not None:
-            result.packs.append(pack)
+        result.packs.extend(p for p in [read_pack(path, kinds or BUILTIN_KINDS, result.problems)] if p)
         _tick(progress, done, len(paths), "read")
     if not result.problems:
         result.problems.extend(_combine(result.packs)[1])

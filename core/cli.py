@@ -171,6 +171,22 @@ def audit_verify(ctx):
     click.echo(f"audit chain ok: {result.count} entries" + (f" ({result.message})" if result.message else ""))
 
 
+@audit.command("purge")
+@click.option("--days", type=int, default=None, help="retention in days (default BANGBAN_AUDIT_RETENTION_DAYS, >= 184)")
+@pass_ctx
+def audit_purge(ctx, days):
+    """Remove audit entries older than the retention period (never younger)."""
+    from .audit import AuditError
+
+    days = days or ctx.app.config["BANGBAN"]["AUDIT_RETENTION_DAYS"]
+    with ctx.app.app_context():
+        try:
+            removed = ctx.app.extensions["bangban"].audit.purge(days, actor="cli", role="cli")
+        except AuditError as exc:
+            _fail(f"bangban audit purge: {exc}")
+    click.echo(f"removed {removed} entries older than {days} days")
+
+
 @audit.command("anchor")
 @pass_ctx
 def audit_anchor(ctx):

@@ -90,6 +90,10 @@ def register(cli):
                     items = catalog_io.current_items(packs)
                     catalog_io.export_xlsx(target, items, progress=progress)
                     message = f"wrote {len(items)} item(s) to {target}"
+                elif Path(target).exists() and any(Path(target).iterdir()):
+                    progress.close()
+                    click.echo(f"{target} is not empty; export YAML packs into a new or empty directory", err=True)
+                    sys.exit(1)
                 else:
                     message = f"wrote {len(catalog_io.export_yaml(target))} file(s) under {target}"
             finally:

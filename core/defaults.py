@@ -14,11 +14,12 @@ def register_metadata_packs(register):
 @hookimpl
 def register_blueprints(register):
     from .auth import bp as auth_bp
+    from .cases.ledger import bp as ledger_bp
     from .cases.track import bp as track_bp
     from .cases.views import bp as cases_bp
     from .web import bp as web_bp
 
-    for bp in (web_bp, auth_bp, cases_bp, track_bp):
+    for bp in (web_bp, auth_bp, cases_bp, track_bp, ledger_bp):
         register(bp)
 
 

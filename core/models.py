@@ -149,6 +149,15 @@ class AuditEntry(BaseModel):
     mac = peewee.CharField(max_length=64)
 
 
+class AuditCheckpoint(BaseModel):
+    """The last entry removed by a retention purge: the chain is verified
+    from here on."""
+
+    seq = peewee.BigIntegerField(unique=True)
+    mac = peewee.CharField(max_length=64)
+    created_at = peewee.CharField(max_length=32)
+
+
 class Holiday(BaseModel):
     """A day that differs from the plain week: an official holiday, or a
     make-up workday (调休) on a weekend. Seeded from the ``holidays`` package

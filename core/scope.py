@@ -66,6 +66,10 @@ def case_or_404(user, case_id):
 
     case = cases_for(user).where(Case.id == case_id).first()
     if case is None:
+        if Case.select().where(Case.id == case_id).exists():
+            from .hardening import record_refusal
+
+            record_refusal(404, "out_of_scope")  # answered as if it did not exist
         abort(404)
     return case
 

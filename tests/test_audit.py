@@ -160,3 +160,31 @@ def test_concurrent_writers_keep_one_chain(app):
     with app.app_context():
         result = verify(app)
         assert result.ok and result.count == 30
+
+
+def test_retention_purge_removes_only_old_entries_and_chain_still_verifies(app, monkeypatch):
+    import datetime as dt
+
+    with app.app_context():
+        log = app.extensions["bangban"].audit
+        real_now = audit.now
+        monkeypatch.setattr(audit, "now", lambda: real_now() - dt.timedelta(days=200))
+        write_entries(3)  # 200 days old
+        monkeypatch.setattr(audit, "now", lambda: real_now() - dt.timedelta(days=100))
+        write_entries(2)  # 100 days old: younger than the minimum retention
+        monkeypatch.setattr(audit, "now", real_now)
+        assert log.write_anchor() is not None
+        with pytest.raises(audit.AuditError):
+            log.purge(30)  # below six months: refused
+        assert log.purge(184) == 3
+        seqs = [e.seq for e in AuditEntry.select().order_by(AuditEntry.seq)]
+        assert seqs == [4, 5, 6]  # 6 is the purge's own entry
+        assert log.purge(184) == 0
+        # the guard still refuses deleting a young entry outside a purge
+        with pytest.raises(peewee.DatabaseError, match="append-only"):
+            with proxy.obj.atomic():
+                proxy.obj.execute_sql("DELETE FROM audit_entry WHERE seq = 4")
+        result = log.verify()
+        assert result.ok, result.message
+        tamper("UPDATE audit_entry SET actor = 'x' WHERE seq = 4")
+        assert log.verify().first_bad == 4

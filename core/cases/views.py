@@ -315,6 +315,8 @@ def commission(case_id):
     case = scope.case_or_404(current_user, case_id)
     owner = Staff.get_by_id(case.owner_id)
     record = case.commissions.first()
+    if record is None:
+        abort(404)
     reveal = request.method == "POST"
     if reveal:
         if not can(current_user, "personal_data.reveal"):

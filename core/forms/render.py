@@ -14,7 +14,6 @@ import threading
 from collections import OrderedDict
 
 from flask import current_app
-from markupsafe import Markup
 
 TOKEN = "\x00csrf\x00"
 _lock = threading.Lock()
@@ -53,10 +52,10 @@ def render_form(spec, values, errors, csrf_token, *, cache_key=None, hidden=None
     macro = env.get_template("forms/macros.html").module.render_form
 
     def render(token):
-        return str(macro(spec, values, errors, token, hidden, divisions))
+        return macro(spec, values, errors, token, hidden, divisions)  # Markup: autoescaped by Jinja
 
     if cache_key is None or errors:
-        return Markup(render(csrf_token))
+        return render(csrf_token)
     cache = current_app.extensions.setdefault("bangban_form_cache", FormCache())
     key = (cache_key, _freeze(values), tuple(sorted(hidden or ())),
            tuple(divisions.items()) if isinstance(divisions, dict) else tuple(divisions or ()))
@@ -64,4 +63,4 @@ def render_form(spec, values, errors, csrf_token, *, cache_key=None, hidden=None
     if html is None:
         html = render(TOKEN)
         cache.put(key, html)
-    return Markup(html.replace(TOKEN, str(Markup.escape(csrf_token))))
+    return html.replace(TOKEN, csrf_token)  # Markup.replace escapes the token

@@ -1,0 +1,134 @@
+"""The ledger (台账): the scoped list of cases as JSON, CSV and Excel.
+Personal data is always masked here; what a user cannot open in the list
+they cannot export or count either (everything goes through scope)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import audit, catalog, scope
+from ..db import transaction
+from ..i18n import localized
+from ..models import Region, Staff
+from . import service
+from . import workflow as wf
+from .models import Case
+
+bp = Blueprint("ledger", __name__)
+
+
+def _query():
+    query = scope.cases_for(current_user).order_by(Case.id)
+    if request.args.get("state"):
+        query = query.where(Case.state == request.args["state"])
+    return query
+
+
+def row(case, names):
+    item = catalog.current("items", case.item_code)
+    flow = wf.load(case.workflow)
+    today = service.today()
+    return {
+        "id": case.id,
+        "number": case.number,
+        "date": case.created_at.date().isoformat(),
+        "applicant": case.applicant_name,
+        "id_number": case.masked_id_number(),
+        "phone": case.masked_phone(),
+        "village": names.get(case.village_code or case.township_code, ""),
+        "item": localized(item.content["name"]) if item else case.item_code,
+        "state": localized(flow.state_name(case.state)),
+        "state_code": case.state,
+        "due": case.due_day.isoformat() if case.due_day else "",
+        "overdue": bool(case.due_day and not case.finished_on and case.due_day < today),
+        "finished": case.finished_on.isoformat() if case.finished_on else "",
+        "agent": names.get(("staff", case.owner_id), ""),
+    }
+
+
+def _names():
+    names = {r.code: localized(r.name) for r in Region.select().where(Region.county_code == current_user.county_code)}
+    names.update({("staff", s.id): s.name for s in Staff.select(Staff.id, Staff.name)
+                  .where(Staff.county_code == current_user.county_code)})
+    return names
+
+
+@bp.route("/api/cases")
+@login_required
+def api_cases():
+    """Paged: ``?offset=&limit=`` (at most 1000); the total is in X-Total-Count."""
+    names = _names()
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    limit = min(max(request.args.get("limit", 1000, type=int), 1), 1000)
+    response = jsonify([row(c, names) for c in _query().offset(offset).limit(limit)])
+    response.headers["X-Total-Count"] = str(scope.count_cases(current_user, *_conditions()))
+    return response
+
+
+def _conditions():
+    return [Case.state == request.args["state"]] if request.args.get("state") else []
+
+
+@bp.route("/api/cases/<int:case_id>")
+@login_required
+def api_case(case_id):
+    return jsonify(row(scope.case_or_404(current_user, case_id), _names()))
+
+
+@bp.route("/api/cases/count")
+@login_required
+def api_count():
+    return jsonify({"count": scope.count_cases(current_user, *_conditions())})
+
+
+COLUMNS = [("number", "Receipt number"), ("date", "Date"), ("applicant", "Applicant"), ("id_number", "ID number"),
+           ("phone", "Phone"), ("village", "Village"), ("item", "Item"), ("state", "State"), ("due", "Finish by"),
+           ("overdue", "Overdue"), ("finished", "Finished on"), ("agent", "Owner")]
+
+
+def _rows():
+    names = _names()
+    return [row(c, names) for c in _query()]
+
+
+def _audit_export(fmt, count):
+    with transaction():
+        audit.record("ledger.export", "cases", actor=current_user.username, role=current_user.role,
+                     county_code=current_user.county_code, payload={"format": fmt, "rows": count})
+
+
+@bp.route("/cases/export.csv")
+@login_required
+def export_csv():
+    rows = _rows()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_(label) for _key, label in COLUMNS])
+    for r in rows:
+        writer.writerow([r[key] for key, _label in COLUMNS])
+    _audit_export("csv", len(rows))
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=ledger.csv"})
+
+
+@bp.route("/cases/export.xlsx")
+@login_required
+def export_xlsx():
+    from openpyxl import Workbook
+
+    rows = _rows()
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _("Ledger")
+    sheet.append([_(label) for _key, label in COLUMNS])
+    for r in rows:
+        sheet.append([("是" if r[key] else "") if key == "overdue" else r[key] for key, _label in COLUMNS])
+    data = io.BytesIO()
+    book.save(data)
+    _audit_export("xlsx", len(rows))
+    return Response(data.getvalue(), headers={"Content-Disposition": "attachment; filename=ledger.xlsx"},
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
