@@ -162,7 +162,7 @@ def _tick(progress, done, total, stage):
 
 def _clean(value):
     if isinstance(value, str):
-        return value.strip() or None
+        return value.replace("\r\n", "\n").replace("\r", "\n").strip() or None
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, datetime.datetime) and value.time() == datetime.time():
@@ -310,16 +310,24 @@ def export_xlsx(path, items=None, progress=None) -> Path:
         rows = data.get("materials") if isinstance(data.get("materials"), list) else []
         cells = _row_cells(ITEM_COLS, data, skip=("materials",) if rows else ())
         cells[PACK] = entry["pack"]
-        sheet.append([cells.get(h) for h in main + extra])
+        _append(sheet, [cells.get(h) for h in main + extra])
         for seq, material in enumerate(rows, 1):
             cells = {CODE: data.get("code"), SEQ: seq, **_row_cells(MATERIAL_COLS, material)}
-            materials.append([cells.get(h) for h in m_main + m_extra])
+            _append(materials, [cells.get(h) for h in m_main + m_extra])
         _tick(progress, done, len(items), "export")
     for ws, (head, tail) in ((sheet, ITEM_LAYOUT), (materials, MATERIAL_LAYOUT)):
         _style(ws, head, tail)
     _readme(book.create_sheet(README))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return Path(path)
+
+
+def _append(ws, values):
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":  # text such as "=…" stays text, never a formula
+            cell.data_type = "s"
 
 
 def _style(ws, main, extra):
@@ -405,8 +413,9 @@ def _parse(rows, material_rows, columns, problems):
             (MATERIALS, MATERIAL_COLS, *r) for r in material_rows]:
         data, errors = _row_data(cols, row)
         problems.extend(Problem(sheet, number, columns[sheet].get(h), h, m) for h, m in errors)
-        bad = lambda header, message: problems.append(  # noqa: E731
-            Problem(sheet, number, columns[sheet][header], header, message))
+
+        def bad(header, message, sheet=sheet, number=number):
+            problems.append(Problem(sheet, number, columns[sheet][header], header, message))
         if sheet == ITEMS:
             pack, code = _text(_clean(row[PACK])), data.get("code")
             if not pack:
@@ -438,12 +447,15 @@ def _parse(rows, material_rows, columns, problems):
 def _locate(item, keys, message, columns):
     """An error path (``("materials", 2, "form")``) of a parsed item -> Problem at its cell."""
     sheet, row, cols, keys = ITEMS, item["row"], ITEM_COLS, list(keys)
-    if keys[:1] == ["materials"] and len(keys) > 1 and isinstance(keys[1], int) and keys[1] < len(item["material_rows"]):
+    if keys[:1] == ["materials"] and len(keys) > 1 and isinstance(keys[1], int) \
+            and keys[1] < len(item["material_rows"]):
         sheet, row, cols, keys = MATERIALS, item["material_rows"][keys[1]], MATERIAL_COLS, keys[2:]
     col = next((c for c in cols if keys and c.key == keys[0]), None)
     header = col.headers[0] if col else (OTHER if keys else None)
     if col and col.key in LABELS and message.startswith("Must be one of"):
         message = "must be one of " + ", ".join(LABELS[col.key].values())
+    elif col and col.codec == "json" and len(keys) > 1:
+        message = f"{_dotted(keys[1:])}: {message}"
     return Problem(sheet, row, columns[sheet].get(header), header, message)
 
 

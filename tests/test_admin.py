@@ -214,3 +214,32 @@ def test_preview_shows_the_generated_form(demo_app):
     client = admin(demo_app)
     html = client.get("/admin/items/preview/150626-ybj-003").get_data(as_text=True)
     assert 'id="form-preview"' in html and 'name="applicant_id_number"' in html and 'name="material_1"' in html
+
+
+def test_structured_save_of_an_unchanged_item_creates_no_version(demo_app):
+    """Saving the structured form as it is loses nothing (labelled options,
+    help texts, channels …) and so writes no new version."""
+    client = admin(demo_app)
+    key = "150626-ybj-003"
+    page = client.get(f"/admin/items/edit/{key}").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(client, f"/admin/items/edit/{key}")}
+    for name, value in re.findall(r'<input class="form-control[^"]*" (?:id="[^"]+" )?name="([^"]+)" value="([^"]*)"',
+                                  page):
+        form[name] = value.replace("&#34;", '"').replace("&amp;", "&")
+    for name, value in re.findall(r'<input type="hidden" name="(structured|material_rows|field_rows)" value="([^"]*)"',
+                                  page):
+        form[name] = value
+    for name, body in re.findall(r'<textarea class="form-control[^"]*" (?:id="[^"]+" )?name="([^"]+)"[^>]*>([^<]*)</textarea>',
+                                 page):
+        form[name] = body.replace("&#34;", '"').replace("&amp;", "&")
+    for name, chosen in re.findall(r'<select class="form-control[^"]*" (?:id="[^"]+" )?name="([^"]+)"[^>]*>(.*?)</select>',
+                                   page, flags=re.S):
+        match = re.search(r'<option(?: value="([^"]*)")? selected>([^<]*)<', chosen)
+        if match:
+            form[name] = match.group(1) if match.group(1) is not None else match.group(2)
+    form["levels"] = re.findall(r'name="levels" value="([^"]+)" checked', page)
+    for flag in re.findall(r'name="([a-z0-9_]+)" value="1" checked', page):
+        form[flag] = "1"
+    response = client.post(f"/admin/items/edit/{key}", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    assert versions(demo_app, "items", key) == [(1, True)]

@@ -96,7 +96,8 @@ def test_workbook_layout(workbook):
     row = {h: c.value for h, c in zip(headers, items[2])}
     assert row["办件类型"] in ("即办件", "承诺件", "重大事项") and row["网上可办"] in ("是", "否")
     assert set(row["办理层级"].split("、")) <= {"旗县", "苏木镇", "嘎查村"}
-    assert items.column_dimensions[openpyxl.utils.get_column_letter(headers.index("所属元数据包") + 2)].hidden, "translations are grouped and folded"
+    first_translation = openpyxl.utils.get_column_letter(headers.index("所属元数据包") + 2)
+    assert items.column_dimensions[first_translation].hidden, "translations are grouped and folded"
 
 
 @pytest.mark.parametrize("change", ["material count", "promised days"])
@@ -205,8 +206,10 @@ def test_values_cells_cannot_show_survive_and_edits_win(synced, tmp_path):
     path = tmp_path / "odd.xlsx"
     with synced.app_context():
         item = dict(db_items()[sorted(db_items())[0]])
-        item.update(name={"zh": "只有中文"}, channels=[], keywords=["甲、乙", "丙"], conditions={"zh": " 前后有空格 ", "mn": "ᠮᠣᠩᠭᠣᠯ"},
-                    legal_days=20.0, promised_days=0.5, phone="04777621101")
+        item.update(name={"zh": "只有中文"}, channels=[], keywords=["甲、乙", "丙"],
+                    conditions={"zh": " 前后有空格 ", "mn": "ᠮᠣᠩᠭᠣᠯ"},
+                    legal_days=20.0, promised_days=0.5, phone="04777621101",
+                    fee='=HYPERLINK("http://x","y")', hours="上午\r\n下午")
         item["materials"] = [dict(item["materials"][0], note={"zh": "备注", "en": "Note"}, count=2)]
         others = [x["item"] for x in cio.current_items() if x["item"]["code"] != item["code"]]
         cio.apply_items({"wushen": [item, *others]}, actor="tester", role="county_admin")
@@ -216,6 +219,8 @@ def test_values_cells_cannot_show_survive_and_edits_win(synced, tmp_path):
         assert result.ok, "\n".join(map(str, result.problems))
         back = next(x["item"] for x in result.items if x["item"]["code"] == item["code"])
         assert canonical_json(back) == canonical_json(item)
+        fee = find(openpyxl.load_workbook(path)["事项"], "收费", code=item["code"])
+        assert fee.data_type == "s" and fee.value == item["fee"], "text is never written as a formula"
         assert cio.apply_import(result)["changed"] == 0 and counts() == before
         edit(path, ("事项", "关键词", "新词、另一个", {"code": item["code"]}),
              ("事项", "事项名称", "改名", {"code": item["code"]}))
@@ -274,4 +279,16 @@ def test_cli_export_and_import(synced, tmp_path, database_url):
     result = bangban("catalog", "import", str(tmp_path / "exported"), data=data, database_url=database_url)
     assert result.returncode == 0 and "0 changed" in result.stdout, result.stderr
     with synced.app_context():
+        assert counts() == before
+
+
+def test_apply_items_validates_first(synced):
+    with synced.app_context():
+        before, items = counts(), [x["item"] for x in cio.current_items()]
+        with pytest.raises(cio.CatalogImportError, match=r"items\[0\]\.kind: .*Must be one of"):
+            cio.apply_items({"wushen": [{**items[0], "kind": "fast"}, *items[1:]]})
+        with pytest.raises(cio.CatalogImportError, match="unknown pack 'nopack'"):
+            cio.apply_items({"nopack": items})
+        with pytest.raises(cio.CatalogImportError, match="refers to department 'nosuch'"):
+            cio.apply_items({"wushen": [{**items[0], "department": "nosuch"}, *items[1:]]})
         assert counts() == before

@@ -6,6 +6,8 @@ something changed, one audit entry. Earlier versions stay readable.
 """
 from __future__ import annotations
 
+import re
+
 import yaml
 from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
@@ -17,7 +19,7 @@ from .. import catalog
 from ..i18n import localized
 from ..metadata import store
 from ..metadata.loader import MetadataInvalid
-from ..metadata.schemas import BUILTIN_KINDS
+from ..metadata.schemas import BUILTIN_KINDS, FIELD_TYPES, ITEM_TYPES
 from ..models import MetadataRecord
 from ..permissions import can
 
@@ -161,15 +163,49 @@ class ItemView(MetadataKindView):
     @expose("/edit/<key>", methods=["GET", "POST"])
     def edit_view(self, key):
         if request.method == "POST" and request.form.get("structured"):
-            return self._save_structured(key)
+            current = catalog.current("items", key)
+            if current is None or not editable(current, current_user):
+                return self.render("admin/bangban/not_found.html"), 404
+            return self._save_structured(dict(current.content), current.pack, key, current)
         return super().edit_view(key)
 
-    def _save_structured(self, key):
-        current = catalog.current("items", key)
-        if current is None or not editable(current, current_user):
-            return self.render("admin/bangban/not_found.html"), 404
-        data = dict(current.content)
+    @expose("/new", methods=["GET", "POST"])
+    def create_view(self):
+        packs = writable_packs(current_user)
+        if request.method == "POST" and request.form.get("structured"):
+            pack = request.form.get("pack")
+            if pack not in packs:
+                return self._render_structured({}, [("pack", _("Choose one of your county's packs."))], None,
+                                               None, packs), 400
+            return self._save_structured({}, pack, None, None)
+        if request.method == "POST":
+            return super().create_view()
+        return self._render_structured({}, [], None, None, packs)
+
+    def _render_structured(self, data, errors, key, current, packs):
+        return self.render(self.edit_template, kind=self.kind, key=key, text=_yaml(data) if data else "",
+                           errors=errors, versions=self._versions(key) if key else [], shown=current,
+                           current=current, can_edit=True, packs=packs, title=self.name, draft=data,
+                           departments=[(r.key, localized(r.content["name"])) for r in catalog.all_current("departments")],
+                           field_types=FIELD_TYPES, item_types=ITEM_TYPES)
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("departments", [(r.key, localized(r.content["name"]))
+                                          for r in catalog.all_current("departments")])
+        kwargs.setdefault("field_types", FIELD_TYPES)
+        kwargs.setdefault("item_types", ITEM_TYPES)
+        return super().render(template, **kwargs)
+
+    def _save_structured(self, data, pack, key, current):
         form = request.form
+        if key is None:
+            data["code"] = form.get("code", "").strip()
+            if catalog.current("items", data["code"]) is not None:
+                return self._render_structured(data, [("code", _("This code is already used."))], None, None,
+                                               writable_packs(current_user)), 400
+        for name in ("department", "type"):
+            if form.get(name):
+                data[name] = form[name]
         for name in ("legal_basis", "conditions", "fee", "result", "phone", "location", "hours"):
             value = form.get(name, "").strip()
             if value:
@@ -184,16 +220,32 @@ class ItemView(MetadataKindView):
                     data[name] = float(raw) if "." in raw else int(raw)
                 except ValueError:
                     data[name] = raw  # the schema reports it
+            elif name == "legal_days":
+                data.pop(name, None)
         data["levels"] = form.getlist("levels")
-        data["kind"] = form.get("kind", data["kind"])
+        data["kind"] = form.get("kind", data.get("kind"))
         for flag in ("online", "high_frequency", "delegated"):
             data[flag] = bool(form.get(flag))
+        data["materials"] = self._materials(form, data.get("materials") or [])
+        fields = self._fields(form, data.get("fields") or [])
+        if fields:
+            data["fields"] = fields
+        else:
+            data.pop("fields", None)
+        errors = self.save(_yaml(data), pack, expected_key=key, new=key is None)
+        if errors:
+            return self._render_structured(data, errors, key, current, [pack]), 400
+        flash(_("Saved. Earlier versions stay readable."), "success")
+        return redirect(url_for(".edit_view", key=key or data["code"]))
+
+    @staticmethod
+    def _materials(form, old_list):
         materials = []
         for i in range(int(form.get("material_rows", 0))):
             name = form.get(f"m{i}_name", "").strip()
             if not name or form.get(f"m{i}_delete"):
                 continue
-            old = (current.content.get("materials") or [])[i] if i < len(current.content.get("materials") or []) else {}
+            old = old_list[i] if i < len(old_list) else {}
             m = {"name": _keep_langs(old.get("name"), name), "form": form.get(f"m{i}_form", "original")}
             count = form.get(f"m{i}_count", "").strip()
             if count:
@@ -204,15 +256,33 @@ class ItemView(MetadataKindView):
                 if value:
                     m[extra] = _keep_langs(old.get(extra), value)
             materials.append(m)
-        data["materials"] = materials
-        errors = self.save(_yaml(data), current.pack, expected_key=key)
-        if errors:
-            versions = self._versions(key)
-            return self.render(self.edit_template, kind=self.kind, key=key, text=_yaml(data), errors=errors,
-                               versions=versions, shown=current, current=current, can_edit=True,
-                               packs=[current.pack], title=self.name, draft=data), 400
-        flash(_("Saved. Earlier versions stay readable."), "success")
-        return redirect(url_for(".edit_view", key=key))
+        return materials
+
+    @staticmethod
+    def _fields(form, old_list):
+        """The item's own form fields: name, type, label, required,
+        options (one per line or separated by 、/,), show_if."""
+        fields = []
+        for i in range(int(form.get("field_rows", 0))):
+            name = form.get(f"f{i}_name", "").strip()
+            if not name or form.get(f"f{i}_delete"):
+                continue
+            old = old_list[i] if i < len(old_list) else {}
+            f = {k: v for k, v in old.items() if k not in ("required", "options", "show_if")}  # keeps help, required_if
+            f.update(name=name, type=form.get(f"f{i}_type", "text"),
+                     label=_keep_langs(old.get("label"), form.get(f"f{i}_label", "").strip() or name))
+            if form.get(f"f{i}_required"):
+                f["required"] = True
+            options = [o.strip() for o in re.split(r"[\n、,，]", form.get(f"f{i}_options", "")) if o.strip()]
+            if any(isinstance(o, dict) for o in old.get("options") or []):
+                options = old["options"]  # labelled options are edited in the YAML view
+            if options:
+                f["options"] = options
+            value = form.get(f"f{i}_show_if", "").strip()
+            if value:
+                f["show_if"] = value
+            fields.append(f)
+        return fields
 
 
 def _keep_langs(old, zh_text):
