@@ -408,36 +408,41 @@ def _read_sheet(book, name, required, problems, progress):
 
 
 def _parse(rows, material_rows, columns, problems):
-    parsed, by_code = [], {}
-    for sheet, cols, number, row in [(ITEMS, ITEM_COLS, *r) for r in rows] + [
-            (MATERIALS, MATERIAL_COLS, *r) for r in material_rows]:
-        data, errors = _row_data(cols, row)
-        problems.extend(Problem(sheet, number, columns[sheet].get(h), h, m) for h, m in errors)
+    """Items (``{row, pack, data, material_rows}``) from the rows of both sheets."""
+    def bad(sheet, number, header, message):
+        problems.append(Problem(sheet, number, columns[sheet].get(header), header, message))
 
-        def bad(header, message, sheet=sheet, number=number):
-            problems.append(Problem(sheet, number, columns[sheet][header], header, message))
-        if sheet == ITEMS:
-            pack, code = _text(_clean(row[PACK])), data.get("code")
-            if not pack:
-                bad(PACK, "required")
-            if isinstance(code, str) and code in by_code:
-                bad(CODE, f"duplicate code {code!r} (also in row {by_code[code]['row']})")
-                continue
-            parsed.append({"row": number, "pack": pack, "data": data, "materials": {}})
-            by_code.update({code: parsed[-1]} if isinstance(code, str) else {})
+    parsed, by_code = [], {}
+    for number, row in rows:
+        data, errors = _row_data(ITEM_COLS, row)
+        for header, message in errors:
+            bad(ITEMS, number, header, message)
+        pack, code = _text(_clean(row[PACK])), data.get("code")
+        if not pack:
+            bad(ITEMS, number, PACK, "required")
+        if isinstance(code, str) and code in by_code:
+            bad(ITEMS, number, CODE, f"duplicate code {code!r} (also in row {by_code[code]['row']})")
             continue
+        parsed.append({"row": number, "pack": pack, "data": data, "materials": {}})
+        if isinstance(code, str):
+            by_code[code] = parsed[-1]
+    for number, row in material_rows:
+        data, errors = _row_data(MATERIAL_COLS, row)
+        for header, message in errors:
+            bad(MATERIALS, number, header, message)
         code, seq = _text(_clean(row[CODE])), _number(_clean(row[SEQ]))
         item = by_code.get(code)
         if item is None:
-            bad(CODE, f"no item {code!r} on sheet {ITEMS}")
+            bad(MATERIALS, number, CODE, f"no item {code!r} on sheet {ITEMS}")
         elif not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            bad(SEQ, "must be a whole number from 1")
+            bad(MATERIALS, number, SEQ, "must be a whole number from 1")
         elif seq in item["materials"]:
-            bad(SEQ, f"{seq} is used twice for {code}")
+            bad(MATERIALS, number, SEQ, f"{seq} is used twice for {code}")
         else:
             item["materials"][seq] = (number, data)
     for item in parsed:
-        ordered = [item["materials"][seq] for seq in sorted(item["materials"])]
+        materials = item.pop("materials")
+        ordered = [materials[seq] for seq in sorted(materials)]
         item["material_rows"] = [number for number, _ in ordered]
         if ordered:
             item["data"]["materials"] = [data for _, data in ordered]

@@ -41,6 +41,15 @@ def register_metadata_kinds(register):
     """
 
 
+@hookspec
+def register_plugin_settings(register):
+    """Fires when the settings registry is built (admin, ``plugin_setting``).
+    Call ``register(key, default=…, label=…, type="text"|"integer"|"boolean"|
+    "choice", choices=[…])`` for each setting; county admins set values per
+    scope and :func:`core.settings.get` resolves site → township → county →
+    root → default. All results are used; keys are namespaced by plugin."""
+
+
 # --- web ------------------------------------------------------------------
 
 @hookspec

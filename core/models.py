@@ -109,6 +109,8 @@ class Staff(BaseModel):
     password_changed_at = peewee.DateTimeField(default=utcnow)
     totp_secret = peewee.CharField(max_length=200, null=True)  # encrypted at rest
     phone_enc = peewee.CharField(max_length=200, null=True)
+    covers = peewee.ForeignKeyField("self", null=True, column_name="covers_id", backref="covered_by",
+                                    on_delete="SET NULL")  # B post (AB岗): covers this A staffer's window
 
 
 class SignInAttempt(BaseModel):
@@ -156,6 +158,21 @@ class AuditCheckpoint(BaseModel):
     seq = peewee.BigIntegerField(unique=True)
     mac = peewee.CharField(max_length=64)
     created_at = peewee.CharField(max_length=32)
+
+
+class PluginSetting(BaseModel):
+    """A value of a setting a plugin declared, at one scope: "" (root), a
+    county/township/village code, or ``site:<code>``."""
+
+    plugin = peewee.CharField(max_length=80)
+    key = peewee.CharField(max_length=80)
+    scope = peewee.CharField(max_length=80, default="")
+    county_code = peewee.CharField(max_length=6, default="", index=True)
+    value = JSONField()
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("plugin", "key", "scope"), True),)
 
 
 class Holiday(BaseModel):

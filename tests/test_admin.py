@@ -243,3 +243,42 @@ def test_structured_save_of_an_unchanged_item_creates_no_version(demo_app):
     response = client.post(f"/admin/items/edit/{key}", data=form)
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     assert versions(demo_app, "items", key) == [(1, True)]
+
+
+def test_bulk_publish_withdraw_and_assign_sites(demo_app):
+    client = admin(demo_app)
+    codes = ["150626-rsj-013", "150626-sfj-003"]  # township-only items
+    token = csrf_token(client, "/admin/items/")
+    client.post("/admin/items/bulk", data={"csrf_token": token, "action": "publish", "level": "village", "code": codes})
+    with demo_app.app_context():
+        for code in codes:
+            assert "village" in MetadataRecord.get((MetadataRecord.key == code) & MetadataRecord.current).content["levels"]
+    assert all(versions(demo_app, "items", c) == [(1, False), (2, True)] for c in codes)
+    client.post("/admin/items/bulk", data={"csrf_token": token, "action": "withdraw", "level": "village", "code": codes})
+    assert all(versions(demo_app, "items", c)[-1] == (3, True) for c in codes)
+    with demo_app.app_context():
+        site = MetadataRecord.get((MetadataRecord.kind == "sites") & MetadataRecord.current).key
+    client.post("/admin/items/bulk", data={"csrf_token": token, "action": "assign_sites", "site": [site],
+                                           "code": codes})
+    with demo_app.app_context():
+        content = MetadataRecord.get((MetadataRecord.key == site) & MetadataRecord.current).content
+    assert set(codes) <= set(content["items"])
+
+
+def test_plugin_settings_resolve_narrowest_scope(demo_app):
+    client = admin(demo_app)
+    token = csrf_token(client, "/admin/plugin-settings/")
+    client.post("/admin/plugin-settings/", data={"csrf_token": token, "plugin": "bank_partnership", "key": "notice",
+                                                 "scope": "150626", "value": "全旗公告"})
+    client.post("/admin/plugin-settings/", data={"csrf_token": token, "plugin": "bank_partnership", "key": "notice",
+                                                 "scope": "150626100", "value": "嘎鲁图镇公告"})
+    with demo_app.test_request_context():
+        from core import settings
+
+        assert settings.get("bank_partnership", "notice", region="150626100201") == "嘎鲁图镇公告"
+        assert settings.get("bank_partnership", "notice", region="150626101") == "全旗公告"
+        assert settings.get("bank_partnership", "counter_hours") == "工作日 9:00-17:00"
+    page = demo_app.test_client().get("/bank/?region=150626100").get_data(as_text=True)
+    assert "嘎鲁图镇公告" in page
+    with demo_app.app_context():
+        assert AuditEntry.select().where(AuditEntry.action == "admin.plugin_setting").count() == 2

@@ -72,7 +72,9 @@ class MetadataKindView(PermissionView):
         rows = self.records()
         if q:
             rows = [r for r in rows if q in r.key.lower() or q in _yaml(r.content.get("name", "")).lower()]
-        return self.render(self.list_template, rows=rows, kind=self.kind, q=q, title=self.name,
+        sites = [(r.key, localized(r.content["name"])) for r in catalog.all_current("sites")
+                 if editable(r, current_user)] if self.kind == "items" else []
+        return self.render(self.list_template, rows=rows, kind=self.kind, q=q, title=self.name, sites=sites,
                            label=lambda r: localized(r.content.get("name") or r.content.get("code") or r.key),
                            editable=lambda r: editable(r, current_user))
 
@@ -148,6 +150,41 @@ class ItemView(MetadataKindView):
     """Items get a structured form (materials inline) and a preview."""
 
     edit_template = "admin/bangban/item_edit.html"
+
+    @expose("/bulk", methods=["POST"])
+    def bulk_view(self):
+        """Publish or withdraw many items at a level, or offer them at many
+        sites, in one versioned change."""
+        codes = request.form.getlist("code")
+        action = request.form.get("action")
+        records = [r for r in (catalog.current("items", c) for c in codes) if r and editable(r, current_user)]
+        changes = []
+        if action in ("publish", "withdraw"):
+            level = request.form.get("level")
+            if level not in ("county", "township", "village"):
+                flash(_("Choose a level."), "error")
+                return redirect(url_for(".index_view"))
+            for r in records:
+                levels = [lv for lv in r.content["levels"] if lv != level]
+                if action == "publish":
+                    levels = [lv for lv in ("county", "township", "village") if lv in levels or lv == level]
+                changes.append(("items", {**r.content, "levels": levels}, r.pack))
+        elif action == "assign_sites":
+            sites = [catalog.current("sites", c) for c in request.form.getlist("site")]
+            for site in [s for s in sites if s is not None and editable(s, current_user)]:
+                items = list(dict.fromkeys([*site.content.get("items", []), *(r.key for r in records)]))
+                changes.append(("sites", {**site.content, "items": items}, site.pack))
+        if not changes:
+            flash(_("Choose items and what to do with them."), "error")
+            return redirect(url_for(".index_view"))
+        try:
+            counts = store.save_entries(changes, actor=current_user.username, role=current_user.role)
+        except MetadataInvalid as exc:
+            for error in exc.errors[:20]:
+                flash(f"{error.path}: {error.message}", "error")
+            return redirect(url_for(".index_view"))
+        flash(_("%(n)d entries changed.", n=counts["changed"]), "success")
+        return redirect(url_for(".index_view"))
 
     @expose("/preview/<key>")
     def preview_view(self, key):

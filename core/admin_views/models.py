@@ -82,21 +82,24 @@ class StaffForm(FlaskForm):
     region = wtf.SelectField(_l("Region"), [validators.DataRequired()])
     department = wtf.SelectField(_l("Department"))
     active = wtf.BooleanField(_l("Active"), default=True)
+    covers = wtf.SelectField(_l("B post: covers the window of"), coerce=lambda v: int(v) if v else None,
+                             validate_choice=False)  # checked in on_model_change (same county)
     password = wtf.PasswordField(_l("New password (leave empty to keep)"))
 
 
 class StaffView(SecureModelView):
     permission = "staff.manage"
-    column_list = ("username", "name", "role", "region", "department", "active")
+    column_list = ("username", "name", "role", "region", "department", "covers", "active")
     column_searchable_list = ("username", "name")
     column_filters = ("role", "active")
     column_labels = {"username": _l("Username"), "name": _l("Name"), "role": _l("Role"), "region": _l("Region"),
-                     "department": _l("Department"), "active": _l("Active")}
+                     "department": _l("Department"), "active": _l("Active"), "covers": _l("B post for")}
     column_formatters = {
         "role": lambda v, c, m, n: localized((catalog.current("roles", m.role) or _Empty).content.get("name", m.role)),
         "region": lambda v, c, m, n: _region_name(m.region),
         "department": lambda v, c, m, n: localized((catalog.current("departments", m.department) or _Empty)
                                                    .content.get("name", m.department or "")),
+        "covers": lambda v, c, m, n: m.covers.name if m.covers_id else "",
     }
     form = StaffForm
 
@@ -115,6 +118,8 @@ class StaffView(SecureModelView):
         form.role.choices = role_choices()
         form.region.choices = region_choices()
         form.department.choices = department_choices()
+        form.covers.choices = [("", "—")] + [(s.id, f"{s.name} · {s.username}") for s in Staff.select().where(
+            (Staff.county_code == current_user.county_code) & Staff.active).order_by(Staff.username)]
         return form
 
     def on_model_change(self, form, model, is_created):
@@ -122,6 +127,9 @@ class StaffView(SecureModelView):
         from ..auth import hash_password
 
         model.department = model.department or None
+        if model.covers_id and (model.covers_id == model.id or Staff.get_or_none(
+                (Staff.id == model.covers_id) & (Staff.county_code == current_user.county_code)) is None):
+            raise ValueError(_("A B post covers another staff member of this county."))
         if form.password.data:
             model.password_hash = hash_password(form.password.data)
             model.password_changed_at = datetime.datetime.utcnow()

@@ -6,7 +6,7 @@ of kind ``bank_branch``. This plugin only adds the public page and a link.
 """
 from pathlib import Path
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.hookspecs import hookimpl
@@ -18,9 +18,18 @@ bp = Blueprint("bank_partnership", __name__, url_prefix="/bank")
 
 @bp.route("/")
 def index():
+    from core import settings
+
     items = [r.content for r in current_metadata("items") if "bank" in r.content.get("channels", [])]
     branches = list(Site.select().where(Site.kind == "bank_branch").order_by(Site.code))
-    return render_template("bank_partnership/index.html", items=items, branches=branches)
+    notice = settings.get("bank_partnership", "notice", region=request.args.get("region") or "")
+    return render_template("bank_partnership/index.html", items=items, branches=branches, notice=notice)
+
+
+@hookimpl
+def register_plugin_settings(register):
+    register("notice", default="", label={"zh": "政银合作页面公告", "en": "Notice on the bank partnership page"})
+    register("counter_hours", default="工作日 9:00-17:00", label={"zh": "银行网点代办时间", "en": "Bank counter hours"})
 
 
 @hookimpl
