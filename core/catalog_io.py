@@ -373,14 +373,21 @@ def import_xlsx(path, progress=None) -> ImportResult:
     columns = {ITEMS: sheets[0][0], MATERIALS: sheets[1][0]}
     parsed = _parse(sheets[0][1], sheets[1][1], columns, result.problems)
     schema = ItemSchema()
+    valid = []
     for done, item in enumerate(parsed, 1):
         try:
             schema.load(item["data"])
+            valid.append(item)
         except ValidationError as exc:
             result.problems.extend(_locate(item, keys, message, columns) for keys, message in _flatten(exc.messages))
         _tick(progress, done, len(parsed), "validate")
-    if not result.problems:
-        _check_database(parsed, f"{path}#{ITEMS}", columns, result.problems)
+    # references, duplicates and forms of the rows that are valid so far, so
+    # that every problem is reported in one go
+    more = []
+    _check_database(valid, f"{path}#{ITEMS}", columns, more)
+    if result.problems:  # other rows are missing: keep only what concerns the sheet's own rows
+        more = [p for p in more if isinstance(p, Problem)]
+    result.problems.extend(more)
     result.items = [{"pack": p["pack"], "item": p["data"]} for p in parsed]
     return result
 

@@ -291,6 +291,11 @@ def serve(ctx, host, port, threads):
     waitress_serve(app, host=host, port=port, threads=threads, ident="bangban")
 
 
+from .cli_catalog import register as _register_catalog  # noqa: E402 - needs the group above
+
+_register_catalog(cli)
+
+
 def build():
     """The ``cli`` group with every plugin's commands added."""
     ctx = Context()

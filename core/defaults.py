@@ -28,9 +28,12 @@ def register_admin_views(register):
     from flask_babel import lazy_gettext as _l
 
     from .admin_views import metadata, models
+    from .admin_views.catalog_io import CatalogIOView
     from .admin_views.settings import PluginSettingsView
 
     for view in [*metadata.views(), *models.views()]:
         register(view)
     register(PluginSettingsView(name=_l("Plugin settings"), category=_l("Settings"), endpoint="plugin_settings",
                                 url="/admin/plugin-settings"))
+    register(CatalogIOView(name=_l("Import and export"), category=_l("Catalog"), endpoint="catalog_io",
+                           url="/admin/catalog-io"))

@@ -282,3 +282,65 @@ def test_plugin_settings_resolve_narrowest_scope(demo_app):
     assert "嘎鲁图镇公告" in page
     with demo_app.app_context():
         assert AuditEntry.select().where(AuditEntry.action == "admin.plugin_setting").count() == 2
+
+
+def wait_for(client, job):
+    import time
+
+    for _ in range(300):
+        state = client.get(f"/admin/catalog-io/job/{job['id']}").get_json()
+        if state["status"] != "running":
+            return state
+        time.sleep(0.05)
+    raise AssertionError("the job did not finish")
+
+
+def test_catalog_export_then_import_in_the_back_office_is_a_no_op(demo_app, tmp_path):
+    import io
+
+    client = admin(demo_app)
+    token = csrf_token(client, "/admin/catalog-io/")
+    job = client.post("/admin/catalog-io/export", data={"csrf_token": token, "format": "xlsx"}).get_json()
+    state = wait_for(client, job)
+    assert state["status"] == "done" and state["total"] >= 100 and state["done"] == state["total"]
+    workbook = client.get(state["download"]).data
+    with demo_app.app_context():
+        before = MetadataRecord.select().count()
+    job = client.post("/admin/catalog-io/import", data={"csrf_token": token,
+                                                        "file": (io.BytesIO(workbook), "catalog.xlsx")},
+                      content_type="multipart/form-data").get_json()
+    state = wait_for(client, job)
+    assert state["status"] == "done", state
+    assert state["counts"]["added"] == state["counts"]["changed"] == 0
+    with demo_app.app_context():
+        assert MetadataRecord.select().count() == before
+    # someone else cannot read this admin's job
+    assert admin(demo_app, "sys.admin").get(f"/admin/catalog-io/job/{job['id']}").status_code in (403, 404)
+
+
+def test_catalog_import_reports_every_problem_with_sheet_row_column(demo_app):
+    import io
+
+    from openpyxl import load_workbook
+
+    client = admin(demo_app)
+    token = csrf_token(client, "/admin/catalog-io/")
+    state = wait_for(client, client.post("/admin/catalog-io/export",
+                                         data={"csrf_token": token, "format": "xlsx"}).get_json())
+    book = load_workbook(io.BytesIO(client.get(state["download"]).data))
+    items = book["事项"]
+    headers = [c.value for c in items[1]]
+    items.cell(row=3, column=headers.index("办件类型") + 1, value="加急件")
+    items.cell(row=4, column=headers.index("实施部门") + 1, value="no_such_dept")
+    out = io.BytesIO()
+    book.save(out)
+    with demo_app.app_context():
+        before = MetadataRecord.select().count()
+    state = wait_for(client, client.post("/admin/catalog-io/import", data={
+        "csrf_token": token, "file": (io.BytesIO(out.getvalue()), "bad.xlsx")},
+        content_type="multipart/form-data").get_json())
+    assert state["status"] == "invalid"
+    text = "\n".join(state["problems"])
+    assert re.search(r"事项!\w+3", text) and re.search(r"事项!\w+4", text) and "no_such_dept" in text
+    with demo_app.app_context():
+        assert MetadataRecord.select().count() == before

@@ -1,0 +1,137 @@
+"""Catalog import and export in the back office, with progress.
+
+Jobs run in a background thread of the web process (each with its own
+database connection); the page polls their progress. A job keeps its
+result file under the data directory until it is downloaded."""
+from __future__ import annotations
+
+import tempfile
+import threading
+import uuid
+import zipfile
+from pathlib import Path
+
+from flask import abort, current_app, jsonify, request, send_file, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .metadata import PermissionView
+
+
+class Job:
+    def __init__(self, kind, owner):
+        self.id, self.kind, self.owner = uuid.uuid4().hex, kind, owner
+        self.done, self.total, self.stage = 0, 0, ""
+        self.status, self.problems, self.file, self.counts = "running", [], None, None
+
+    def progress(self, done, total, stage):
+        self.done, self.total, self.stage = done, total, stage
+
+    def as_dict(self):
+        return {"id": self.id, "kind": self.kind, "done": self.done, "total": self.total, "stage": self.stage,
+                "status": self.status, "problems": [str(p) for p in self.problems][:200], "counts": self.counts,
+                "download": url_for(".download_view", job=self.id) if self.file and self.status == "done" else None}
+
+
+class CatalogIOView(PermissionView):
+    permission = "catalog.manage"
+
+    def jobs(self):
+        return current_app.extensions.setdefault("bangban_catalog_jobs", {})
+
+    def _start(self, job, work):
+        app = current_app._get_current_object()
+        self.jobs()[job.id] = job
+
+        def run():
+            with app.app_context():
+                database = app.extensions["bangban"].db
+                database.connect(reuse_if_open=True)
+                try:
+                    work(job)
+                    if job.status == "running":
+                        job.status = "done"
+                except Exception as exc:  # noqa: BLE001 - shown to the admin, logged
+                    app.logger.exception("catalog job failed")
+                    job.status, job.problems = "failed", [str(exc)]
+                finally:
+                    if not database.is_closed():
+                        database.close()
+
+        threading.Thread(target=run, daemon=True, name=f"catalog-{job.id[:8]}").start()
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/bangban/catalog_io.html")
+
+    @expose("/export", methods=["POST"])
+    def export_view(self):
+        from .. import catalog_io
+
+        fmt = request.form.get("format", "xlsx")
+        job = Job(f"export-{fmt}", current_user.username)
+        folder = Path(tempfile.mkdtemp(prefix="bangban-export-"))
+
+        def work(job):
+            if fmt == "yaml":
+                catalog_io.export_yaml(folder / "packs")
+                target = folder / "catalog-yaml.zip"
+                with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for path in sorted((folder / "packs").rglob("*.yaml")):
+                        archive.write(path, path.relative_to(folder / "packs"))
+                job.file = target
+            else:
+                job.file = catalog_io.export_xlsx(folder / "catalog.xlsx", progress=job.progress)
+
+        self._start(job, work)
+        return jsonify(job.as_dict())
+
+    @expose("/import", methods=["POST"])
+    def import_view(self):
+        from .. import catalog_io
+
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return jsonify({"status": "failed", "problems": [_("Choose a file.")]}), 400
+        head = upload.stream.read(4)
+        upload.stream.seek(0)
+        if head != b"PK\x03\x04":
+            return jsonify({"status": "failed", "problems": [_("Upload an .xlsx workbook or a .zip of YAML packs.")]}), 400
+        folder = Path(tempfile.mkdtemp(prefix="bangban-import-"))
+        name = "upload.xlsx" if upload.filename.lower().endswith(".xlsx") else "upload.zip"
+        upload.save(folder / name)
+        job = Job("import", current_user.username)
+        actor, role = current_user.username, current_user.role
+
+        def work(job):
+            if name.endswith(".xlsx"):
+                result = catalog_io.import_xlsx(folder / name, progress=job.progress)
+            else:
+                with zipfile.ZipFile(folder / name) as archive:
+                    for member in archive.namelist():
+                        if member.startswith("/") or ".." in Path(member).parts:
+                            raise ValueError(f"unsafe path in the archive: {member}")
+                    archive.extractall(folder / "packs")
+                result = catalog_io.import_yaml(folder / "packs", progress=job.progress)
+            if not result.ok:
+                job.status, job.problems = "invalid", result.problems
+                return
+            job.counts = catalog_io.apply_import(result, actor, role, job.progress)
+
+        self._start(job, work)
+        return jsonify(job.as_dict())
+
+    @expose("/job/<job>")
+    def job_view(self, job):
+        found = self.jobs().get(job)
+        if found is None or found.owner != current_user.username:
+            abort(404)
+        return jsonify(found.as_dict())
+
+    @expose("/download/<job>")
+    def download_view(self, job):
+        found = self.jobs().get(job)
+        if found is None or found.owner != current_user.username or not found.file:
+            abort(404)
+        return send_file(found.file, as_attachment=True, download_name=Path(found.file).name)
