@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from bench.synth import write_catalog  # noqa: E402
 
 STACK = ("import flask, flask_admin, flask_admin.contrib.peewee, flask_babel, flask_login, flask_wtf, "
-         "peewee, playhouse.migrations, pluggy, marshmallow, jinja2, yaml, argon2, click, babel")
+         "peewee, playhouse.migrations, pluggy, marshmallow, jinja2, yaml, argon2, click, babel, "
+         "flask_limiter, pyotp, cryptography.hazmat.primitives.ciphers.aead")
 APP = "from core import create_app; create_app()"
 
 

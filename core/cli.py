@@ -291,13 +291,11 @@ def serve(ctx, host, port, threads):
     waitress_serve(app, host=host, port=port, threads=threads, ident="bangban")
 
 
-from .cli_catalog import register as _register_catalog  # noqa: E402 - needs the group above
-
-_register_catalog(cli)
-
-
 def build():
-    """The ``cli`` group with every plugin's commands added."""
+    """The ``cli`` group with the catalog commands and every plugin's added."""
+    from .cli_catalog import register as register_catalog
+
+    register_catalog(cli)
     ctx = Context()
     try:
         ctx.pm.hook.register_commands(cli=cli)
@@ -314,5 +312,7 @@ def main(argv=None):
         _fail(f"bangban: {exc}", 2)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+if __name__ == "__main__":  # pragma: no cover - ``python -m core.cli``
+    from core.cli import main as canonical_main  # one copy of the module, not this __main__ one
+
+    canonical_main()

@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import holidays
 
 from . import audit
 from .db import transaction
@@ -37,12 +36,19 @@ KINDS = ("holiday", "workday")
 MAKEUP_NAME = "调休上班"
 
 
-def _official_years() -> range:
+@functools.lru_cache(maxsize=1)
+def official_years() -> range:
+    """Years the ``holidays`` package has the State Council's announcement for."""
+    import holidays  # imported on first use: it costs start-up time
+
     table = getattr(holidays.China(), "special_public_holidays", None) or {}
     return range(min(table), max(table) + 1) if table else range(0)
 
 
-OFFICIAL_YEARS = _official_years()
+def __getattr__(name):  # ``OFFICIAL_YEARS`` stays importable, computed lazily
+    if name == "OFFICIAL_YEARS":
+        return official_years()
+    raise AttributeError(name)
 
 
 @functools.lru_cache(maxsize=256)
@@ -50,6 +56,8 @@ def package_days(year: int):
     """The package's special days of ``year``: ``{day: (kind, name)}``.
     A make-up workday wins over a holiday on the same weekend day, as in
     ``holidays``' own ``is_working_day``."""
+    import holidays
+
     cal = holidays.China(years=year, language="zh_CN")
     days = {d: ("holiday", name[:80]) for d, name in cal.items() if d.year == year}
     days.update({d: ("workday", MAKEUP_NAME) for d in cal.weekend_workdays if d.year == year})
@@ -97,7 +105,7 @@ class WorkCalendar:
         return day.weekday() < 5
 
     def is_confirmed(self, year: int) -> bool:
-        return year in OFFICIAL_YEARS or year in self.admin_confirmed
+        return year in official_years() or year in self.admin_confirmed
 
     def unconfirmed_years(self, start: datetime.date, end: datetime.date) -> list[int]:
         """Unconfirmed years among those of the days in (start, end] (or of
@@ -162,7 +170,7 @@ def seed_holidays(years, actor="system") -> int:
     with transaction():
         existing = {r.day for y in years for r in Holiday.select(Holiday.day).where(_year_rows(y))}
         wanted = [(d, kind, name) for y in years for d, (kind, name) in sorted(package_days(y).items())]
-        rows = [dict(day=d, kind=kind, name=name, confirmed=d.year in OFFICIAL_YEARS,
+        rows = [dict(day=d, kind=kind, name=name, confirmed=d.year in official_years(),
                      source="package", updated_at=utcnow()) for d, kind, name in wanted if d not in existing]
         for i in range(0, len(rows), 200):
             Holiday.insert_many(rows[i:i + 200]).execute()

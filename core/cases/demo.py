@@ -83,6 +83,7 @@ def load_demo_cases():
     new(instant, grid, (grid, "accept", {}), (grid, "finish_instant", {}), (grid, "archive", delivery),
         (grid, "evaluate", {"rating": 5}))
     new(promised, agent, (agent, "decline", {"reason": "申请人不符合本旗户籍条件"}))
+    new(promised, agent, (agent, "accept", {}), (supervisor, "stop", {"reason": "申请人撤回申请"}))
     if major is not None:
         joint = [major.content["department"], *major.content["joint_departments"]][:2]
         if all(Staff.select().where((Staff.department == d) & (Staff.role == "department_helper")).exists()

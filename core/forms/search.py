@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
 
 EXACT_CODE, NAME_PREFIX, INITIALS_PREFIX, SUBSTRING = range(4)
 
@@ -35,6 +34,8 @@ def _keep_ascii(chunk: str):
 def initials(code: str, name: str) -> str:
     """Pinyin initials of ``name`` (Latin letters and digits kept), cached
     per (code, name)."""
+    from pypinyin import Style, lazy_pinyin  # 0.25 s to import: only when somebody searches
+
     return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors=_keep_ascii)).lower()
 
 
