@@ -133,7 +133,7 @@ def bench_submit(app, item_code, form, repeat=3, number=60):
     Flask test client with a signed-in session and CSRF on."""
     from flask_login import current_user, login_required
 
-    from core import audit
+    from core import audit, personal
     from core.cases.models import Case, CaseEvent, Commission
     from core.cases.service import next_number, today
     from core.db import transaction
@@ -153,8 +153,10 @@ def bench_submit(app, item_code, form, repeat=3, number=60):
                                workflow="five_steps", state="applied", township_code=data["applicant_division"][:9],
                                village_code=data["applicant_division"], owner=current_user.id,
                                applicant_name=data["applicant_name"],
-                               applicant_id_number=data["applicant_id_number"],
-                               applicant_phone=data["applicant_phone"], data=data)
+                               applicant_id_number=personal.encrypt(data["applicant_id_number"], "c.id"),
+                               applicant_phone=personal.encrypt(data["applicant_phone"], "c.phone"),
+                               applicant_id_hash=personal.id_hash(data["applicant_id_number"]),
+                               applicant_phone_hash=personal.phone_hash(data["applicant_phone"]), data={})
             Commission.create(county_code="150626", case=case, principal={}, materials=[], powers=[],
                               created_by=current_user.id)
             CaseEvent.create(county_code="150626", case=case, actor=current_user.id, role=current_user.role,
@@ -167,6 +169,8 @@ def bench_submit(app, item_code, form, repeat=3, number=60):
     html = client.get("/sign-in").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     client.post("/sign-in", data={"username": "taoli.grid", "password": "Bangban@2026", "csrf_token": token})
+    html = client.get(f"/cases/new/{item_code}").get_data(as_text=True)  # a new session at sign-in: new token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     payload = {**form, "csrf_token": token}
 
     def real():

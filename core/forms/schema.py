@@ -79,6 +79,9 @@ def form_state(spec, data, mfields) -> tuple[dict, set, set]:
 ATTR = "f_"  # attribute prefix: a field named "load" or "fields" must not shadow the Schema's own
 
 
+STATE = "\x00state"  # private key: never a field name (names are [a-z0-9_])
+
+
 class FormSchema(Schema):
     """Base of generated schemas; ``spec`` is set on each generated class."""
 
@@ -94,12 +97,16 @@ class FormSchema(Schema):
 
     @pre_load
     def _drop_hidden_and_empty(self, data, **kwargs):
-        collected, _values, hidden, _required = self._state(data)
+        state = self._state(data)
+        if isinstance(data, dict):
+            data[STATE] = state  # computed once per load; read again by _required
+        collected, _values, hidden, _required = state
         return {k: v for k, v in collected.items() if k not in hidden}
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _required(self, data, original_data, **kwargs):
-        collected, values, _hidden, required = self._state(original_data)
+        state = original_data.get(STATE) if isinstance(original_data, dict) else None
+        collected, values, _hidden, required = state or self._state(original_data)
         errors = {}
         for name in sorted(required):
             if isinstance(self.fields[ATTR + name], Material):
