@@ -183,10 +183,12 @@ def _reset_flask_session():
 
 
 def _safe_target(target: str | None) -> str:
+    """A local path to go to after sign-in, else the home page (no open
+    redirect: browsers drop tabs and newlines and read ``\\`` as ``/``)."""
     target = target or ""
     parts = urlsplit(target)
-    if not target.startswith("/") or target.startswith("//") or target.startswith("/\\") \
-            or parts.scheme or parts.netloc:
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target or parts.scheme or parts.netloc
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target)):
         return url_for("web.home")
     return target
 
@@ -194,7 +196,10 @@ def _safe_target(target: str | None) -> str:
 def _complete_sign_in(staff: Staff, password_problem: bool, target: str, **payload):
     """Both factors done: record the attempt, start a server-side session
     and a fresh Flask session."""
+    previous = current_user._get_current_object()
     with transaction():
+        if previous.is_authenticated and previous.user_session is not None:  # signing in again, this browser
+            sessions.end(previous.user_session, "new_sign_in")
         _record(staff.username, staff, True, "auth.sign_in", **payload)
         token, row = sessions.create(staff, _client_ip(), request.headers.get("User-Agent", ""))
     _reset_flask_session()
@@ -273,16 +278,15 @@ def second_factor():
             return redirect(url_for("auth.sign_in"))
         if verify_totp(secret, request.form.get("code", "")):
             session.pop(PENDING_KEY, None)
-            if enrolling:
-                with transaction():
-                    # Only a confirmed secret is kept; a concurrent enrolment's wins once.
-                    stored_now = (Staff.update(totp_secret=_store_secret(secret))
-                                  .where((Staff.id == staff.id) & Staff.totp_secret.is_null()).execute())
-                if not stored_now:
+            with transaction():  # the confirmed secret and the sign-in commit together
+                # only a confirmed secret is kept, and only if none was meanwhile
+                if enrolling and not (Staff.update(totp_secret=_store_secret(secret))
+                                      .where((Staff.id == staff.id) & Staff.totp_secret.is_null()).execute()):
                     flash(AGAIN, "error")
                     return redirect(url_for("auth.sign_in"))
-            return _complete_sign_in(staff, pending.get("weak", False), pending.get("next") or url_for("web.home"),
-                                     mfa="totp", totp_enrolled=enrolling)
+                return _complete_sign_in(staff, pending.get("weak", False),
+                                         pending.get("next") or url_for("web.home"),
+                                         mfa="totp", totp_enrolled=enrolling)
         _refuse(staff.username, staff, "auth.sign_in_failed", WRONG_CODE, reason="totp", enrolling=enrolling)
         if locked_until(staff.username):
             session.pop(PENDING_KEY, None)
@@ -323,7 +327,7 @@ def sign_out():
 @login_required
 def account():
     user = current_user._get_current_object()
-    staff = Staff.get_by_id(user.id)
+    staff = user.staff
     profile = passwords.current_profile()
     expired = passwords.is_expired(staff, profile, sessions.now())
     forced = session.get(MUST_CHANGE_KEY) or ("expired" if expired else None)
@@ -338,13 +342,12 @@ def account():
             errors["old_password"] = [_l("The current password is wrong.")]
             with transaction():  # counts towards the lockout, like a wrong password at sign-in
                 _record(staff.username, staff, False, "auth.password_change_failed", reason="password")
-        else:
-            problems = passwords.check_policy(new, profile, username=staff.username)
-            if problems:
-                errors["new_password"] = problems
-            elif new == old:
-                errors["new_password"] = [_l("The new password must differ from the current one.")]
-        if not errors and new != again:
+        problems = passwords.check_policy(new, profile, username=staff.username)
+        if problems:
+            errors["new_password"] = problems
+        elif new == old:
+            errors["new_password"] = [_l("The new password must differ from the current one.")]
+        if new != again:
             errors["new_password2"] = [_l("The two new passwords differ.")]
         if not errors:
             with transaction():
@@ -401,6 +404,7 @@ def _rate_limited(error):
 
 def init_app(app):
     conf = app.config.get("BANGBAN", {})
+    passwords.get_profile(conf.get("PASSWORD_PROFILE"))  # an unknown profile stops startup
 
     # Rate limits, per app (its own in-memory counters), per client IP and
     # endpoint. Blueprint limits are keyed by blueprint name, so they apply

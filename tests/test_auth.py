@@ -189,7 +189,11 @@ def test_sign_in_starts_a_new_session(demo_app):
     assert row.staff.username == AGENT and row.ip == "127.0.0.1"
     client.post("/sign-out", data={"csrf_token": csrf_token(client, "/account")})
     sign_in(client, AGENT)
-    assert token_of(client) not in (None, first)
+    second = token_of(client)
+    assert second not in (None, first)
+    sign_in(client, "galutu.agent2")  # signing in again in the same browser ends the session there
+    assert session_row(demo_app, second).ended_why == "new_sign_in"
+    assert session_row(demo_app, token_of(client)).staff.username == "galutu.agent2"
 
 
 def test_sign_out_ends_the_session_on_the_server(demo_app):
@@ -391,7 +395,7 @@ def test_next_is_kept_through_the_second_factor_and_must_be_local(demo_app):
     assert response.location.endswith("/sign-in/verify")
     assert second_factor(client, ADMIN).location == "/admin/"
     other = english_client(demo_app)
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/%09/evil.example"):
         response = other.post(f"/sign-in?next={target}", data={"username": AGENT, "password": PASSWORD,
                                                                "csrf_token": csrf_token(other)})
         assert response.location == "/"
