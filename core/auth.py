@@ -19,6 +19,7 @@ sign-in starts the count afresh.
 from __future__ import annotations
 
 import datetime
+import hmac
 from urllib.parse import urlsplit
 
 import pyotp
@@ -108,24 +109,49 @@ def check_password(staff: Staff | None, password: str) -> bool:
 # -- the TOTP secret at rest (wrapped by field encryption later) -------------
 
 def _store_secret(secret: str) -> str:
-    """The value kept in ``Staff.totp_secret`` for a secret."""
-    return secret
+    """The value kept in ``Staff.totp_secret``: encrypted with the data key."""
+    from . import personal
+
+    return personal.encrypt(secret, "staff.totp_secret")
 
 
 def _load_secret(stored: str | None) -> str | None:
     """The secret from the value kept in ``Staff.totp_secret``."""
-    return stored or None
+    from . import personal
+
+    return personal.decrypt(stored, "staff.totp_secret") if stored else None
 
 
 def totp_secret(staff: Staff) -> str | None:
     return _load_secret(staff.totp_secret)
 
 
-def verify_totp(secret: str, code: str) -> bool:
+def totp_step(secret: str, code: str) -> int | None:
+    """The time step a code belongs to (now, or one step either side), or None."""
     code = "".join((code or "").split())
     if not (len(code) == 6 and code.isdigit()):
+        return None
+    totp = pyotp.TOTP(secret)
+    now = sessions.timestamp()
+    for offset in (0, -1, 1):
+        at = now + offset * totp.interval
+        if hmac.compare_digest(totp.at(at), code):
+            return int(at // totp.interval)
+    return None
+
+
+def verify_totp(secret: str, code: str, staff: Staff | None = None) -> bool:
+    """A valid code, not used before: with ``staff``, the step is recorded
+    so that the same code cannot be replayed within its window."""
+    step = totp_step(secret, code)
+    if step is None:
         return False
-    return pyotp.TOTP(secret).verify(code, for_time=sessions.timestamp(), valid_window=1)
+    if staff is None:
+        return True
+    used = (Staff.update(totp_last_step=step)
+            .where((Staff.id == staff.id) & (Staff.totp_last_step.is_null() | (Staff.totp_last_step < step)))
+            .execute())
+    return bool(used)
 
 
 # -- lockout -----------------------------------------------------------------
@@ -276,7 +302,7 @@ def second_factor():
             session.pop(PENDING_KEY, None)
             _refuse(staff.username, staff, "auth.sign_in_locked", LOCKED)
             return redirect(url_for("auth.sign_in"))
-        if verify_totp(secret, request.form.get("code", "")):
+        if verify_totp(secret, request.form.get("code", ""), staff):
             session.pop(PENDING_KEY, None)
             with transaction():  # the confirmed secret and the sign-in commit together
                 # only a confirmed secret is kept, and only if none was meanwhile

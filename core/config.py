@@ -27,6 +27,12 @@ SETTINGS = {
     "DATA_KEY_FILE": ("", str),  # empty: DATA_DIR/data.key (field encryption and lookup keys)
     "CRYPTO_PROFILE": ("aes-gcm", str),  # "aes-gcm" or "sm4" (密评)
     "AUDIT_RETENTION_DAYS": (184, int),  # at least six months (Cybersecurity Law art. 21)
+    "PASSWORD_PROFILE": ("dengbao", str),  # "dengbao" (等保) or "asvs"
+    "SESSION_IDLE_MINUTES": (30, int),
+    "SESSION_ABSOLUTE_HOURS": (12, int),
+    "SIGN_IN_RATE_LIMIT": ("10/minute", str),  # POSTs per IP on each sign-in/account form
+    "TRACK_RATE_LIMIT": ("30/minute", str),  # per IP on the public /track/<number>
+    "TOTP_ISSUER": ("Bangban", str),
 }
 
 

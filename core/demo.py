@@ -46,6 +46,7 @@ def load_demo(pm, password: str):
                 changed = {k: v for k, v in fields.items() if getattr(staff, k) != v}
                 if not check_password(staff, password):
                     changed["password_hash"] = hash_password(password)
+                    changed["password_changed_at"] = datetime.datetime.utcnow()
                 if changed:
                     Staff.update(**changed).where(Staff.id == staff.id).execute()
                     audit.record("staff.update", f"staff:{data['username']}", actor="demo", role="system",

@@ -108,6 +108,7 @@ class Staff(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     password_changed_at = peewee.DateTimeField(default=utcnow)
     totp_secret = peewee.CharField(max_length=200, null=True)  # encrypted at rest
+    totp_last_step = peewee.BigIntegerField(null=True)  # a code is accepted once
     phone_enc = peewee.CharField(max_length=200, null=True)
     covers = peewee.ForeignKeyField("self", null=True, column_name="covers_id", backref="covered_by",
                                     on_delete="SET NULL")  # B post (AB岗): covers this A staffer's window

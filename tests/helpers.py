@@ -37,13 +37,20 @@ def totp_secret(client, username, html=None):
         return load(Staff.get(Staff.username == username))
 
 
-def totp_code(secret):
-    """The current code, by the app's clock (which tests may move)."""
+def totp_code(secret, last_step=None):
+    """The current code, by the app's clock (which tests may move). A code
+    is accepted once: after ``last_step`` was used, the next step's code
+    (still inside the accepted window) is returned."""
     import pyotp
 
     from core import sessions
 
-    return pyotp.TOTP(secret).at(sessions.timestamp())
+    totp = pyotp.TOTP(secret)
+    now = sessions.timestamp()
+    step = now // totp.interval
+    if last_step is not None and last_step >= step:
+        step = last_step + 1
+    return totp.at(step * totp.interval)
 
 
 def second_factor(client, username, code=None):
@@ -52,5 +59,13 @@ def second_factor(client, username, code=None):
     html = client.get(VERIFY_PATH).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     if code is None:
-        code = totp_code(totp_secret(client, username, html))
+        code = totp_code(totp_secret(client, username, html), _last_step(client, username))
     return client.post(VERIFY_PATH, data={"code": code, "csrf_token": token})
+
+
+def _last_step(client, username):
+    from core.models import Staff
+
+    with client.application.app_context():
+        staff = Staff.get_or_none(Staff.username == username)
+        return staff.totp_last_step if staff else None

@@ -547,3 +547,24 @@ def test_case_tracking_is_rate_limited(app):
     codes = [client.get("/track/NO-SUCH-CASE").status_code for _ in range(31)]
     assert codes == [404] * 30 + [429]
     assert client.get("/").status_code == 200
+
+
+def test_a_totp_code_is_accepted_once_and_the_secret_is_encrypted(app):
+    """Replaying a code inside its 90-second window is refused; the stored
+    secret is not the secret."""
+    from core import auth
+    from core.models import Staff
+    from tests.helpers import totp_secret
+
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
+    first = app.test_client()
+    assert sign_in(first, "county.admin").status_code == 302
+    with app.app_context():
+        staff = Staff.get(Staff.username == "county.admin")
+        assert staff.totp_secret.startswith("enc1:")
+        secret = auth.totp_secret(staff)
+        assert secret and secret not in staff.totp_secret
+        code = pyotp.TOTP(secret).at(auth.sessions.timestamp())
+        assert auth.verify_totp(secret, code, staff) is False  # the sign-in above used this step already
+    assert totp_secret(first, "county.admin") == secret

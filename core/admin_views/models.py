@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
@@ -131,10 +131,29 @@ class StaffView(SecureModelView):
                 (Staff.id == model.covers_id) & (Staff.county_code == current_user.county_code)) is None):
             raise ValueError(_("A B post covers another staff member of this county."))
         if form.password.data:
+            from .. import passwords
+
+            problems = passwords.check_policy(form.password.data, current_app.config["BANGBAN"]["PASSWORD_PROFILE"],
+                                              username=model.username)
+            if problems:
+                raise ValueError(" ".join(str(p) for p in problems))
             model.password_hash = hash_password(form.password.data)
-            model.password_changed_at = datetime.datetime.utcnow()
+            # set by an administrator: the staff member chooses their own at the next sign-in
+            model.password_changed_at = datetime.datetime(2000, 1, 1)
         elif is_created:
             raise ValueError(_("A new account needs a password."))
+
+    @action("reset_second_factor", _l("Reset the second factor"),
+            _l("The selected administrators will enrol a new authenticator at their next sign-in. Continue?"))
+    def action_reset_second_factor(self, ids):
+        with transaction():
+            count = (Staff.update(totp_secret=None, totp_last_step=None)
+                     .where(Staff.id.in_([int(i) for i in ids]) & (Staff.county_code == current_user.county_code))
+                     .execute())
+            audit.record("admin.staff.reset_second_factor", "staff", actor=current_user.username,
+                         role=current_user.role, county_code=current_user.county_code,
+                         payload={"ids": sorted(int(i) for i in ids)})
+        flash(_("%(n)d second factor(s) reset.", n=count), "success")
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected accounts?"))
     def action_deactivate(self, ids):
