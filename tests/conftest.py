@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import peewee
@@ -16,6 +17,7 @@ import pytest
 
 from core import create_app, db as dbmod
 from core.paths import METADATA
+from werkzeug.serving import make_server
 
 PG_URL = os.environ.get("BANGBAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BUILTIN = "wushen,bank_partnership"
@@ -123,6 +125,16 @@ def app(make_app):
 
 
 @pytest.fixture
+def demo_app(app):
+    """The app with the demo county loaded (password Bangban@2026)."""
+    from core.demo import load_demo
+
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
+    return app
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -138,3 +150,33 @@ def packs(tmp_path):
 
 def pack_dirs(root: Path, names=("core", "wushen", "demo")):
     return [root / n for n in names]
+
+
+# --- a real server and a real browser (Debian's chromium, Playwright) ----------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_server(demo_app):
+    app = demo_app
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context()
+        yield context.new_page()
+        browser.close()
+
+

@@ -6,7 +6,6 @@ import re
 import pytest
 import yaml
 
-from core.demo import load_demo
 from core.models import AuditEntry, Holiday, MetadataRecord, Staff
 from tests.helpers import sign_in
 
@@ -18,12 +17,6 @@ def csrf_token(client, path):
     assert match, f"no CSRF token on {path}"
     return match.group(1)
 
-
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    return app
 
 
 def admin(app, username="county.admin"):

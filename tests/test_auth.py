@@ -39,13 +39,6 @@ def clock(monkeypatch):
     return clock
 
 
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, PASSWORD)
-    return app
-
-
 def english_client(app):
     client = app.test_client()
     client.get("/?lang=en")  # remembered in the session, kept across sign-in

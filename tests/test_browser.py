@@ -1,39 +1,6 @@
 """In a real browser (Debian's chromium driven by Playwright): the layout
 follows the language, and a demo login signs in through the form."""
-import shutil
-import threading
-
 import pyotp
-import pytest
-from werkzeug.serving import make_server
-
-from core.demo import load_demo
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live_server(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context()
-        yield context.new_page()
-        browser.close()
 
 
 def test_layout_turns_vertical_for_mongolian(live_server, page):
@@ -44,7 +11,8 @@ def test_layout_turns_vertical_for_mongolian(live_server, page):
     # the page is taller than wide in its flow direction: the topbar runs top to bottom
     box = page.locator(".topbar").bounding_box()
     assert box["height"] > box["width"]
-    page.click("text=English")
+    with page.expect_navigation():
+        page.click("text=English")
     assert page.evaluate("getComputedStyle(document.body).writingMode") == "horizontal-tb"
 
 
@@ -62,6 +30,6 @@ def test_sign_in_through_the_form(live_server, page):
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("#totp-form button[type=submit]")
     page.wait_for_url(live_server + "/")
-    assert page.locator(".who").inner_text().startswith("韩志刚")
+    assert "韩志刚" in page.locator(".who").inner_text()
     page.click("text=后台管理")
     assert "/admin/" in page.url and page.locator("h1").first.inner_text() == "帮办后台管理"

@@ -6,7 +6,6 @@ import re
 import pyotp
 
 from core.cases.demo import id_number
-from tests.test_browser import live_server, page  # noqa: F401 - fixtures
 from tests.test_browser_cases import sign_out
 
 CODE = "150626-mzj-901"
@@ -26,7 +25,7 @@ def sign_in(page, base, username):
     page.wait_for_url(base + "/")
 
 
-def test_admin_adds_an_item_and_an_agent_files_a_case_with_it(live_server, page):  # noqa: F811
+def test_admin_adds_an_item_and_an_agent_files_a_case_with_it(live_server, page):
     base = live_server
     sign_in(page, base, "county.admin")
     page.goto(base + "/admin/items/new")

@@ -4,7 +4,6 @@ and dispatches it, the department helper completes it, the agent archives."""
 import re
 
 from core.cases.demo import id_number
-from tests.test_browser import live_server, page  # noqa: F401 - fixtures
 
 ITEM = "150626-ybj-003"
 
@@ -32,7 +31,7 @@ def take(page, code, fill=None):
     form.locator("button[type=submit]").click()
 
 
-def test_commission_to_archive_in_the_browser(live_server, page):  # noqa: F811
+def test_commission_to_archive_in_the_browser(live_server, page):
     base = live_server
     sign_in(page, base, "taoli.grid")
     page.goto(base + "/cases/new?q=ydjyba")

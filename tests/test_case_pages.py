@@ -6,11 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from core.cases.demo import id_number
 from core.cases.models import Case, CaseEvent, Commission
-from core.demo import load_demo
 from core.models import AuditEntry
 from tests.helpers import csrf_token, sign_in
 
@@ -18,12 +16,6 @@ ROOT = Path(__file__).parent.parent
 ITEM = "150626-ybj-003"  # 异地就医备案: an instant village item with its own fields
 VILLAGE = "150626100201"
 
-
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    return app
 
 
 def agent_client(app, username="taoli.grid"):

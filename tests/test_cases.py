@@ -13,19 +13,12 @@ from core.cases import service
 from core.cases import workflow as wf
 from core.cases.demo import _form
 from core.cases.models import Case, CaseEvent, Escalation, Handover, Subtask
-from core.demo import load_demo
 from core.models import AuditEntry, MetadataRecord, Staff
 
 FLOW = yaml.safe_load((Path(__file__).parent.parent / "metadata/core/workflows.yaml").read_text(encoding="utf-8"))
 FLOW = FLOW["workflows"][0]
 VILLAGE = "150626100201"
 
-
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    return app
 
 
 def user(username):

@@ -6,17 +6,10 @@ import re
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from core.demo import load_demo
 from tests.helpers import sign_in
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
-
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    return app
 
 
 def concrete(rule):

@@ -3,23 +3,15 @@ only on purpose and audited — on SQLite and PostgreSQL."""
 import re
 from pathlib import Path
 
-import pytest
 
 from core.cases.models import Case
 from core.db import is_postgres, proxy
-from core.demo import load_demo
 from core.models import AuditEntry
 from tests.helpers import csrf_token, sign_in
 
 ID_RE = re.compile(rb"(?<![0-9])[0-9]{17}[0-9X](?![0-9])")
 MOBILE_RE = re.compile(rb"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
-
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    return app
 
 
 def database_rows(app):

@@ -1,18 +1,10 @@
 """Pages, languages, sign-in and CSRF through real HTTP requests."""
 import re
 
-import pytest
 
-from core.demo import load_demo
 from core.models import AuditEntry
 from tests.helpers import csrf_token, sign_in
 
-
-@pytest.fixture
-def demo_app(app):
-    with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
-    return app
 
 
 def test_home_is_chinese_by_default(client):
