@@ -156,9 +156,13 @@ def bench_submit(app, item_code, form, repeat=3, number=60):
                                applicant_id_number=personal.encrypt(data["applicant_id_number"], "c.id"),
                                applicant_phone=personal.encrypt(data["applicant_phone"], "c.phone"),
                                applicant_id_hash=personal.id_hash(data["applicant_id_number"]),
-                               applicant_phone_hash=personal.phone_hash(data["applicant_phone"]), data={})
-            Commission.create(county_code="150626", case=case, principal={}, materials=[], powers=[],
-                              created_by=current_user.id)
+                               applicant_phone_hash=personal.phone_hash(data["applicant_phone"]),
+                               data=personal.protect_mapping(data, "cases.data"))
+            Commission.create(county_code="150626", case=case, principal={"principal_is_applicant": True},
+                              materials=[{"name": m["name"], "form": m["form"], "count": m.get("count", 1),
+                                          "key": bool(m.get("key")), "received": True}
+                                         for m in record.content.get("materials", [])],
+                              powers=["submit", "supplement", "collect_result", "pay"], created_by=current_user.id)
             CaseEvent.create(county_code="150626", case=case, actor=current_user.id, role=current_user.role,
                              action="apply", to_state="applied")
             audit.record("case.create", f"case:{case.number}", actor=current_user.username, role=current_user.role,

@@ -23,7 +23,7 @@ import hmac
 from urllib.parse import urlsplit
 
 import pyotp
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -389,6 +389,24 @@ def account():
     deadline = passwords.expires_at(staff, profile)
     return _no_store(render_template("account/password.html", errors=errors, forced=forced, profile=profile,
                                      deadline=deadline, username=staff.username))
+
+
+@bp.route("/account/language", methods=["POST"])
+@login_required
+def account_language():
+    """The signed-in user's own language, kept with the account."""
+    from .i18n import LANGUAGES
+
+    chosen = request.form.get("locale")
+    if chosen not in LANGUAGES:
+        abort(400)
+    user = current_user._get_current_object()
+    with transaction():
+        Staff.update(locale=chosen).where(Staff.id == user.id).execute()
+        audit.record("staff.locale", f"staff:{user.username}", actor=user.username, role=user.role,
+                     county_code=user.county_code, payload={"locale": chosen})
+    session["lang"] = chosen
+    return redirect(url_for("auth.account"))
 
 
 # -- wiring ------------------------------------------------------------------

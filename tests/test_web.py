@@ -94,3 +94,17 @@ def test_static_assets_are_local(client):
     html = client.get("/").get_data(as_text=True)
     assert "http://" not in html.replace("http://localhost", "") and "https://" not in html
     assert client.get("/static/bangban.css").status_code == 200
+
+
+def test_language_kept_with_the_account(demo_app):
+    from core.models import Staff
+
+    client = demo_app.test_client()
+    sign_in(client, "galutu.agent")
+    token = csrf_token(client, "/account")
+    client.post("/account/language", data={"csrf_token": token, "locale": "mn_Mong_CN"})
+    with demo_app.app_context():
+        assert Staff.get(Staff.username == "galutu.agent").locale == "mn_Mong_CN"
+    again = demo_app.test_client()  # a new session on another day: the account's language applies
+    sign_in(again, "galutu.agent")
+    assert 'class="wm-vertical-lr"' in again.get("/").get_data(as_text=True)
