@@ -171,3 +171,21 @@ def test_record_level_routes_answer_404_outside_scope(world, data):
             response = client.get(path)
             assert response.status_code == (200 if ok else 404), (user.username, path, response.status_code)
             assert_no_secret(world, response.get_data(as_text=True))
+
+
+def test_back_office_is_scoped_to_the_county(world):
+    """Another county's administrator sees none of 乌审旗's staff, items or
+    audit entries, and cannot open them by id."""
+    other = world["clients"]["neixiang.admin"]
+    own = world["clients"]["county.admin"]
+    listing = other.get("/admin/staff_admin/").get_data(as_text=True)
+    assert "neixiang.supervisor" in listing and "galutu.agent" not in listing
+    with world["app"].app_context():
+        galutu = Staff.get(Staff.username == "galutu.agent").id
+    page = other.get(f"/admin/staff_admin/edit/?id={galutu}", follow_redirects=True).get_data(as_text=True)
+    assert "galutu.agent" not in page
+    assert other.get("/admin/items/edit/150626-ybj-003").status_code == 404
+    assert "150626-ybj-003" not in other.get("/admin/items/").get_data(as_text=True)
+    assert "150626-ybj-003" in own.get("/admin/items/").get_data(as_text=True)
+    auditor = world["clients"]["audit.admin"]
+    assert "neixiang.admin" not in auditor.get("/admin/audit_admin/?search=neixiang").get_data(as_text=True)
