@@ -150,6 +150,24 @@ def _template_vars(app, pm):
         return [link for _n, links in call_each(pm, "menu_links", request=request) for link in (links or [])]
 
     app.jinja_env.globals["bangban_menu"] = menu
+    _permission_globals(app)
+
+
+def _permission_globals(app):
+    """``can(action, resource)`` and ``role_name(code)`` for templates: what
+    a page offers follows the same decision as what its routes allow."""
+    from flask_login import current_user
+
+    from . import catalog
+    from .i18n import localized
+    from .permissions import can
+
+    def role_name(code, county_code=None):
+        record = catalog.current("roles", code, county=county_code)
+        return localized(record.content["name"]) if record else code
+
+    app.jinja_env.globals["can"] = lambda action, resource=None: can(current_user, action, resource)
+    app.jinja_env.globals["role_name"] = role_name
 
 
 __all__ = ["create_app", "PluginError"]

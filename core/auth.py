@@ -39,7 +39,6 @@ from .passwords import hash_password, hasher  # noqa: F401 - re-exported (demo, 
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
-ADMIN_ROLES = {"county_admin", "system_admin", "security_admin", "audit_admin"}
 
 # Lockout.
 LOCK_ATTEMPTS = 5
@@ -94,11 +93,17 @@ class User:
 
     @property
     def is_admin(self):
-        return self.role in ADMIN_ROLES
+        from .permissions import is_administrator
+
+        return is_administrator(self)
 
 
 def needs_second_factor(staff: Staff) -> bool:
-    return staff.role in ADMIN_ROLES
+    """Administrators (roles whose metadata says ``administrator:``) sign
+    in with a second factor."""
+    from .permissions import administrator_kind
+
+    return bool(administrator_kind(staff.role, staff.county_code))
 
 
 def check_password(staff: Staff | None, password: str) -> bool:
@@ -470,5 +475,5 @@ def init_app(app):
     app.before_request(_guard)
 
 
-__all__ = ["bp", "init_app", "hash_password", "check_password", "current_user", "User", "ADMIN_ROLES",
+__all__ = ["bp", "init_app", "hash_password", "check_password", "current_user", "User",
            "locked_until", "verify_totp"]

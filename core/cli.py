@@ -94,8 +94,9 @@ def metadata_kinds(pm):
 
 def load_catalog(pm, paths=()):
     from .metadata.loader import load
+    from .permissions import known_permissions
 
-    return load([Path(p) for p in paths] or pack_paths(pm), metadata_kinds(pm))
+    return load([Path(p) for p in paths] or pack_paths(pm), metadata_kinds(pm), permissions=known_permissions(pm))
 
 
 @cli.group()
@@ -249,6 +250,38 @@ def sla_scan(ctx):
         db.migrate()
         result = service.sla_scan()
     click.echo(f"escalations opened: {result['opened']}, cases stopped: {result['stopped']}")
+
+
+# --- counties -------------------------------------------------------------
+
+@cli.group()
+def county():
+    """A county's accounts."""
+
+
+@county.command("init")
+@click.argument("code")
+@pass_ctx
+def county_init(ctx, code):
+    """Create a county's first administrators (system, security, audit and
+    county administrator) with one-time passwords, printed once. Accounts
+    that exist already are left alone. Sync the county's pack first."""
+    from . import db
+    from .accounts import AccountError, init_county
+
+    with ctx.app.app_context():
+        db.migrate()
+        try:
+            made = init_county(code, actor=os.environ.get("USER", "cli"))
+        except AccountError as exc:
+            _fail(f"bangban county init: {exc}")
+    if not made:
+        click.echo(f"county {code}: every first account exists already; nothing created")
+        return
+    click.echo(f"county {code}: accounts created. Each password works once and must be changed at the first "
+               "sign-in; administrators then enrol their second factor.")
+    for username, role, password in made:
+        click.echo(f"  {username:<24} {role:<16} {password}")
 
 
 # --- demo and serving -----------------------------------------------------

@@ -121,3 +121,21 @@ def register_commands(cli):
 def audit_recorded(entry):
     """Fires after an audit entry is written, inside the same transaction.
     Raising aborts the change. Return value ignored."""
+
+
+# --- permissions ----------------------------------------------------------
+
+@hookspec
+def register_permissions(register):
+    """Fires when the known permissions are listed (``metadata check``, the
+    back office). Call ``register(code, label)`` for each permission the
+    plugin checks with :func:`core.permissions.can`, so that roles may grant
+    it. All results are used."""
+
+
+@hookspec
+def permission_allowed(actor, action, resource):
+    """Fires on every :func:`core.permissions.can` decision. Return ``False``
+    to deny, ``True`` to allow what the role does not grant, ``None`` for no
+    opinion. Any ``False`` wins over every ``True``; a resource must still
+    be in the actor's scope. All results are used."""

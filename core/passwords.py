@@ -127,9 +127,18 @@ def expires_at(staff, profile: str | Profile | None = None) -> datetime.datetime
     return staff.password_changed_at + datetime.timedelta(days=rules.max_age_days)
 
 
+#: ``password_changed_at`` of a password an administrator set (or a
+#: one-time password): it must be changed at the next sign-in, whatever
+#: the profile's rotation.
+MUST_CHANGE = datetime.datetime(2000, 1, 1)
+
+
 def is_expired(staff, profile: str | Profile | None = None, now: datetime.datetime | None = None) -> bool:
-    """Whether the staff member's password is older than the profile allows.
-    ``now`` is naive UTC, like the stored ``password_changed_at``."""
+    """Whether the staff member's password is older than the profile allows,
+    or was set by somebody else. ``now`` is naive UTC, like the stored
+    ``password_changed_at``."""
+    if staff.password_changed_at is not None and staff.password_changed_at <= MUST_CHANGE:
+        return True
     deadline = expires_at(staff, profile)
     if deadline is None:
         return False

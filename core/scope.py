@@ -1,44 +1,52 @@
 """Scope: which records a signed-in staff member may see, in one place.
 
-A role's ``scope`` comes from its metadata (county, township, village,
-department); the staff member's ``region`` and ``department`` say where.
-Every list, detail page, count, print view and API over cases goes through
-:func:`cases_for`; a record outside it answers 404, never 403, so its
-existence does not leak either.
+:func:`condition` is the one rule, by model; every list, detail page,
+count, print view, export, API and back-office view goes through it
+(:func:`scoped`, :func:`get_or_404`, :func:`count`). A record outside it
+answers 404, never 403, so its existence does not leak either.
+
+For cases, the role's ``scope`` (roles metadata) decides: ``county``,
+``township``, ``village`` (a group for a person posted to a group),
+``department`` (their department's cases and joint parts) or ``own`` (only
+the cases the person filed or holds), and only for roles granted
+``case.read``. Every other tenant table is kept to the person's county;
+regions to the person's area.
 """
 from __future__ import annotations
 
 from flask import abort, g
-from peewee import fn
 
-from .models import current_metadata
+from . import catalog
 
-#: administrator roles kept apart from case work (三员分立)
-NO_CASE_ACCESS = {"system", "security", "audit"}
+SCOPES = ("county", "township", "village", "department", "own")
 
 
-def role_info(code):
-    """The role's metadata (cached per request)."""
+def role_info(user):
+    """The role's metadata for this user's county (cached per request)."""
     cache = g.setdefault("_bangban_roles", {})
-    if not cache:
-        for record in current_metadata("roles"):
-            cache[record.key] = record.content
-    return cache.get(code, {})
+    key = (user.role, user.county_code)
+    if key not in cache:
+        record = catalog.current("roles", user.role, county=user.county_code)
+        cache[key] = record.content if record else {}
+    return cache[key]
 
 
-def case_condition(user):
-    """A peewee expression selecting the cases ``user`` may see."""
+def _signed_in(user):
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def _case_condition(user):
     from .cases.models import Case, Subtask
+    from .permissions import can
 
-    nothing = Case.id.is_null()  # always false: ids are never NULL
-    if user is None or not getattr(user, "is_authenticated", False):
-        return nothing
-    info = role_info(user.role)
-    if info.get("administrator") in NO_CASE_ACCESS:
-        return nothing
+    if not can(user, "case.read"):
+        return Case.id.is_null()  # always false: ids are never NULL
+    info = role_info(user)
     county = Case.county_code == user.county_code
-    scope = info.get("scope", "village")
+    scope = info.get("scope", "own")
     region = user.region or ""
+    own = ((Case.owner == user.id) | (Case.assignee == user.id)
+           | Case.id.in_(Subtask.select(Subtask.case).where(Subtask.helper == user.id)))
     if scope == "county":
         return county
     if scope == "township":
@@ -50,34 +58,86 @@ def case_condition(user):
     if scope == "department" and user.department:
         joint = Subtask.select(Subtask.case).where(Subtask.department == user.department)
         return county & ((Case.department == user.department) | Case.id.in_(joint))
-    return nothing
+    return county & own
 
+
+def _region_condition(user, model):
+    """Regions a person works in: the county for county-wide roles, else
+    their township or village and what lies below."""
+    info = role_info(user)
+    area = user.county_code if info.get("scope") in ("county", "department") else (user.region or "")
+    if info.get("scope") == "township":
+        area = area[:9]
+    return (model.county_code == user.county_code) & model.code.startswith(area)
+
+
+def condition(user, model):
+    """A peewee expression selecting the rows of ``model`` ``user`` may see."""
+    from .cases.models import Case
+    from .models import MetadataRecord, Region
+
+    nothing = model._meta.primary_key.is_null()
+    if not _signed_in(user):
+        return nothing
+    if model is Case:
+        return _case_condition(user)
+    if model is Region:
+        return _region_condition(user, model)
+    if model is MetadataRecord:
+        return model.county_code.in_(["", user.county_code])
+    field = getattr(model, "county_code", None)
+    return field == user.county_code if field is not None else nothing
+
+
+def scoped(user, query, model=None):
+    """``query`` narrowed to what ``user`` may see of ``model`` (default:
+    the query's model)."""
+    return query.where(condition(user, model or query.model))
+
+
+def in_scope(user, record) -> bool:
+    """Whether one loaded record is in ``user``'s scope."""
+    model = type(record)
+    pk = model._meta.primary_key
+    return scoped(user, model.select(pk), model).where(pk == record._pk).exists()
+
+
+def get_or_404(user, model, pk):
+    record = scoped(user, model.select(), model).where(model._meta.primary_key == pk).first()
+    if record is None:
+        if model.select().where(model._meta.primary_key == pk).exists():
+            from .hardening import record_refusal
+
+            record_refusal(404, "out_of_scope")  # answered as if it did not exist
+        abort(404)
+    return record
+
+
+def count(user, model, *conditions):
+    from peewee import fn
+
+    query = scoped(user, model.select(fn.COUNT(model._meta.primary_key)), model)
+    for extra in conditions:
+        query = query.where(extra)
+    return query.scalar() or 0
+
+
+# --- cases, the commonest use -------------------------------------------------
 
 def cases_for(user, query=None):
     """``query`` (default: all cases) narrowed to what ``user`` may see."""
     from .cases.models import Case
 
-    query = Case.select() if query is None else query
-    return query.where(case_condition(user))
+    return scoped(user, Case.select() if query is None else query, Case)
 
 
 def case_or_404(user, case_id):
     from .cases.models import Case
 
-    case = cases_for(user).where(Case.id == case_id).first()
-    if case is None:
-        if Case.select().where(Case.id == case_id).exists():
-            from .hardening import record_refusal
-
-            record_refusal(404, "out_of_scope")  # answered as if it did not exist
-        abort(404)
-    return case
+    return get_or_404(user, Case, case_id)
 
 
 def count_cases(user, *conditions):
     from .cases.models import Case
 
-    query = cases_for(user, Case.select(fn.COUNT(Case.id)))
-    for condition in conditions:
-        query = query.where(condition)
-    return query.scalar() or 0
+    return count(user, Case, *conditions)

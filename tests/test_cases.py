@@ -17,6 +17,8 @@ from core.models import AuditEntry, MetadataRecord, Staff
 
 FLOW = yaml.safe_load((Path(__file__).parent.parent / "metadata/core/workflows.yaml").read_text(encoding="utf-8"))
 FLOW = FLOW["workflows"][0]
+ROLE_DATA = {r["code"]: r for r in yaml.safe_load(
+    (Path(__file__).parent.parent / "metadata/core/roles.yaml").read_text(encoding="utf-8"))["roles"]}
 VILLAGE = "150626100201"
 
 
@@ -222,10 +224,20 @@ ACTORS = {"grassroots_agent": "galutu.agent", "project_specialist": "galutu.spec
 CODES = [t["code"] for t in FLOW["transitions"]]
 
 
-def oracle_allows(state, kind, role, t, is_assignee):
-    """Independent reading of the YAML: may ``role`` take ``t`` now?"""
-    return (state in t["from"] and role in t["roles"] and (not t.get("kinds") or kind in t["kinds"])
-            and (not t.get("assignee_only") or is_assignee))
+def oracle_sees(role, case, actor):
+    """Independent reading of roles.yaml's ``scope`` for the demo actors
+    (all of them posted where the generated case lies)."""
+    if ROLE_DATA[role]["scope"] == "department":
+        return case.department == actor.department or Subtask.select().where(
+            (Subtask.case == case.id) & (Subtask.department == actor.department)).exists()
+    return True
+
+
+def oracle_allows(state, kind, role, t, is_assignee, sees=True):
+    """Independent reading of the YAML: may ``role`` take ``t`` now? The
+    transition's permission must be granted by the role's metadata."""
+    return (state in t["from"] and t["permission"] in ROLE_DATA[role].get("permissions", []) and sees
+            and (not t.get("kinds") or kind in t["kinds"]) and (not t.get("assignee_only") or is_assignee))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -242,7 +254,8 @@ def test_random_action_sequences_follow_the_metadata(demo_app, kind, steps):
             actor = user(ACTORS[role])
             t = transitions[code]
             before = Case.get_by_id(case.id)
-            expected = oracle_allows(before.state, before.kind, role, t, before.assignee_id == actor.id)
+            expected = oracle_allows(before.state, before.kind, role, t, before.assignee_id == actor.id,
+                                     oracle_sees(role, before, actor))
             try:
                 case = service.take(before, code, actor, inputs_for(t, before))
                 ok = True

@@ -43,10 +43,6 @@ def writable_packs(user):
     return sorted(r.pack for r in query)
 
 
-def in_scope(record, user):
-    return record.county_code in ("", user.county_code)
-
-
 def editable(record, user):
     return record.county_code == user.county_code
 
@@ -64,7 +60,7 @@ class MetadataKindView(PermissionView):
         super().__init__(name=name, category=category, endpoint=endpoint or f"meta_{kind}", url=f"/admin/{kind}")
 
     def records(self):
-        return [r for r in catalog.all_current(self.kind) if in_scope(r, current_user)]
+        return list(catalog.all_current(self.kind, county=current_user.county_code))
 
     @expose("/")
     def index_view(self):
@@ -72,7 +68,7 @@ class MetadataKindView(PermissionView):
         rows = self.records()
         if q:
             rows = [r for r in rows if q in r.key.lower() or q in _yaml(r.content.get("name", "")).lower()]
-        sites = [(r.key, localized(r.content["name"])) for r in catalog.all_current("sites")
+        sites = [(r.key, localized(r.content["name"])) for r in catalog.all_current("sites", county=current_user.county_code)
                  if editable(r, current_user)] if self.kind == "items" else []
         return self.render(self.list_template, rows=rows, kind=self.kind, q=q, title=self.name, sites=sites,
                            label=lambda r: localized(r.content.get("name") or r.content.get("code") or r.key),
@@ -137,7 +133,7 @@ class MetadataKindView(PermissionView):
         key = str(data.get(key_field, ""))
         if expected_key is not None and key != expected_key:
             return [(key_field, _("The code cannot be changed; create a new entry instead."))]
-        if new and catalog.current(self.kind, key) is not None:
+        if new and catalog.current(self.kind, key, county=current_user.county_code) is not None:
             return [(key_field, _("This code is already used."))]
         try:
             store.save_entries([(self.kind, data, pack)], actor=current_user.username, role=current_user.role)
@@ -157,7 +153,7 @@ class ItemView(MetadataKindView):
         sites, in one versioned change."""
         codes = request.form.getlist("code")
         action = request.form.get("action")
-        records = [r for r in (catalog.current("items", c) for c in codes) if r and editable(r, current_user)]
+        records = [r for r in (catalog.current("items", c, county=current_user.county_code) for c in codes) if r and editable(r, current_user)]
         changes = []
         if action in ("publish", "withdraw"):
             level = request.form.get("level")
@@ -170,7 +166,7 @@ class ItemView(MetadataKindView):
                     levels = [lv for lv in ("county", "township", "village") if lv in levels or lv == level]
                 changes.append(("items", {**r.content, "levels": levels}, r.pack))
         elif action == "assign_sites":
-            sites = [catalog.current("sites", c) for c in request.form.getlist("site")]
+            sites = [catalog.current("sites", c, county=current_user.county_code) for c in request.form.getlist("site")]
             for site in [s for s in sites if s is not None and editable(s, current_user)]:
                 items = list(dict.fromkeys([*site.content.get("items", []), *(r.key for r in records)]))
                 changes.append(("sites", {**site.content, "items": items}, site.pack))
@@ -194,13 +190,13 @@ class ItemView(MetadataKindView):
         record = next((v for v in self._versions(key) if v.current), None)
         if record is None:
             return self.render("admin/bangban/not_found.html"), 404
-        spec = build_form_spec(record.content, guide_field_set(), locale=str(request.args.get("lang", "zh"))[:2])
+        spec = build_form_spec(record.content, guide_field_set(current_user.county_code), locale=str(request.args.get("lang", "zh"))[:2])
         return self.render("admin/bangban/item_preview.html", spec=spec, item=record.content, title=self.name)
 
     @expose("/edit/<key>", methods=["GET", "POST"])
     def edit_view(self, key):
         if request.method == "POST" and request.form.get("structured"):
-            current = catalog.current("items", key)
+            current = catalog.current("items", key, county=current_user.county_code)
             if current is None or not editable(current, current_user):
                 return self.render("admin/bangban/not_found.html"), 404
             return self._save_structured(dict(current.content), current.pack, key, current)
@@ -223,12 +219,12 @@ class ItemView(MetadataKindView):
         return self.render(self.edit_template, kind=self.kind, key=key, text=_yaml(data) if data else "",
                            errors=errors, versions=self._versions(key) if key else [], shown=current,
                            current=current, can_edit=True, packs=packs, title=self.name, draft=data,
-                           departments=[(r.key, localized(r.content["name"])) for r in catalog.all_current("departments")],
+                           departments=[(r.key, localized(r.content["name"])) for r in catalog.all_current("departments", county=current_user.county_code)],
                            field_types=FIELD_TYPES, item_types=ITEM_TYPES)
 
     def render(self, template, **kwargs):
         kwargs.setdefault("departments", [(r.key, localized(r.content["name"]))
-                                          for r in catalog.all_current("departments")])
+                                          for r in catalog.all_current("departments", county=current_user.county_code)])
         kwargs.setdefault("field_types", FIELD_TYPES)
         kwargs.setdefault("item_types", ITEM_TYPES)
         return super().render(template, **kwargs)
@@ -237,7 +233,7 @@ class ItemView(MetadataKindView):
         form = request.form
         if key is None:
             data["code"] = form.get("code", "").strip()
-            if catalog.current("items", data["code"]) is not None:
+            if catalog.current("items", data["code"], county=current_user.county_code) is not None:
                 return self._render_structured(data, [("code", _("This code is already used."))], None, None,
                                                writable_packs(current_user)), 400
         for name in ("department", "type"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
@@ -16,11 +16,11 @@ from flask_wtf import FlaskForm
 from wtforms import fields as wtf
 from wtforms import validators
 
-from .. import audit, catalog, workdays
+from .. import audit, catalog, scope, workdays
 from ..db import transaction
 from ..i18n import localized
 from ..models import AuditEntry, Holiday, Region, Staff
-from ..permissions import can
+from ..permissions import administrator_kind, can
 
 
 class SecureModelView(ModelView):
@@ -36,8 +36,7 @@ class SecureModelView(ModelView):
         return can(current_user, self.permission)
 
     def scoped(self, query):
-        field = getattr(self.model, "county_code", None)
-        return query.where(field == current_user.county_code) if field is not None else query
+        return scope.scoped(current_user, query, self.model)
 
     def get_query(self):
         return self.scoped(super().get_query())
@@ -53,6 +52,14 @@ class SecureModelView(ModelView):
         if hasattr(model, "county_code") and not model.county_code:
             model.county_code = current_user.county_code
 
+    def handle_view_exception(self, exc):
+        """A refusal (403/404) is answered as such, never as a flash on a 200."""
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            raise exc
+        return super().handle_view_exception(exc)
+
     def after_model_change(self, form, model, is_created):
         with transaction():
             audit.record(f"admin.{self.model._meta.table_name}.{'create' if is_created else 'update'}",
@@ -63,15 +70,35 @@ class SecureModelView(ModelView):
 
 
 def role_choices():
-    return [(r.key, localized(r.content["name"])) for r in catalog.all_current("roles")]
+    """The roles the current user may grant (see :func:`may_grant`)."""
+    return [(r.key, localized(r.content["name"])) for r in catalog.all_current("roles", county=current_user.county_code)
+            if may_grant(current_user, r.key)]
+
+
+def may_grant(actor, role) -> bool:
+    """三员分立: administrator roles are granted (or taken away) only by a
+    holder of ``permission.manage`` (the security administrator); other
+    roles by whoever manages staff or accounts."""
+    if administrator_kind(role, actor.county_code):
+        return can(actor, "permission.manage")
+    return can(actor, "staff.manage") or can(actor, "account.manage") or can(actor, "permission.manage")
+
+
+def may_edit(actor, staff) -> bool:
+    """An administrator's account is kept by the account or permission
+    managers, not by a county administrator who manages case-work staff."""
+    if administrator_kind(staff.role, staff.county_code):
+        return can(actor, "account.manage") or can(actor, "permission.manage")
+    return can(actor, "staff.manage") or can(actor, "account.manage") or can(actor, "permission.manage")
 
 
 def department_choices():
-    return [("", "—")] + [(r.key, localized(r.content["name"])) for r in catalog.all_current("departments")]
+    return [("", "—")] + [(r.key, localized(r.content["name"]))
+                          for r in catalog.all_current("departments", county=current_user.county_code)]
 
 
 def region_choices():
-    regions = Region.select().where(Region.county_code == current_user.county_code).order_by(Region.code)
+    regions = scope.scoped(current_user, Region.select(), Region).order_by(Region.code)
     return [(r.code, f"{r.code} {localized(r.name)}") for r in regions]
 
 
@@ -95,15 +122,20 @@ class StaffView(SecureModelView):
     column_labels = {"username": _l("Username"), "name": _l("Name"), "role": _l("Role"), "region": _l("Region"),
                      "department": _l("Department"), "active": _l("Active"), "covers": _l("B post for")}
     column_formatters = {
-        "role": lambda v, c, m, n: localized((catalog.current("roles", m.role) or _Empty).content.get("name", m.role)),
+        "role": lambda v, c, m, n: localized((catalog.current("roles", m.role, county=m.county_code) or _Empty).content.get("name", m.role)),
         "region": lambda v, c, m, n: _region_name(m.region),
-        "department": lambda v, c, m, n: localized((catalog.current("departments", m.department) or _Empty)
+        "department": lambda v, c, m, n: localized((catalog.current("departments", m.department, county=m.county_code) or _Empty)
                                                    .content.get("name", m.department or "")),
         "covers": lambda v, c, m, n: m.covers.name if m.covers_id else "",
     }
     form = StaffForm
 
     def is_accessible(self):
+        return (can(current_user, "staff.manage") or can(current_user, "account.manage")
+                or can(current_user, "permission.manage"))
+
+    @property
+    def can_create(self):
         return can(current_user, "staff.manage") or can(current_user, "account.manage")
 
     def create_form(self, obj=None):
@@ -111,11 +143,18 @@ class StaffView(SecureModelView):
 
     def edit_form(self, obj=None):
         form = self._choices(super().edit_form(obj))
-        form.password.data = ""
+        if obj is not None and obj.role not in dict(form.role.choices):
+            form.role.choices = [*form.role.choices, (obj.role, localized(
+                (catalog.current("roles", obj.role, county=obj.county_code) or _Empty).content.get("name", obj.role)))]
+        if request.method == "GET":
+            form.password.data = ""  # never shown; a POST keeps what was typed
         return form
 
     def _choices(self, form):
-        form.role.choices = role_choices()
+        # the page offers what the user may grant; a POST of any other role
+        # reaches the grant check and is refused there (403, audited)
+        form.role.choices = role_choices() if request.method == "GET" else [
+            (r.key, r.key) for r in catalog.all_current("roles", county=current_user.county_code)]
         form.region.choices = region_choices()
         form.department.choices = department_choices()
         form.covers.choices = [("", "—")] + [(s.id, f"{s.name} · {s.username}") for s in Staff.select().where(
@@ -126,12 +165,14 @@ class StaffView(SecureModelView):
         super().on_model_change(form, model, is_created)
         from ..auth import hash_password
 
+        self._check_grant(model, is_created)
         model.department = model.department or None
         if model.covers_id and (model.covers_id == model.id or Staff.get_or_none(
                 (Staff.id == model.covers_id) & (Staff.county_code == current_user.county_code)) is None):
             raise ValueError(_("A B post covers another staff member of this county."))
         if form.password.data:
             from .. import passwords
+            from ..passwords import MUST_CHANGE
 
             problems = passwords.check_policy(form.password.data, current_app.config["BANGBAN"]["PASSWORD_PROFILE"],
                                               username=model.username)
@@ -139,30 +180,90 @@ class StaffView(SecureModelView):
                 raise ValueError(" ".join(str(p) for p in problems))
             model.password_hash = hash_password(form.password.data)
             # set by an administrator: the staff member chooses their own at the next sign-in
-            model.password_changed_at = datetime.datetime(2000, 1, 1)
+            model.password_changed_at = MUST_CHANGE
         elif is_created:
             raise ValueError(_("A new account needs a password."))
+
+    def _check_grant(self, model, is_created):
+        """Refuse (403) what 三员分立 forbids; remember the old role for the audit."""
+        old = None if is_created else Staff.get_by_id(model.id)
+        g._bangban_old_role = old.role if old else None
+        if old is not None and not may_edit(current_user, old):
+            abort(403)
+        if old is not None and old.id == current_user.id and (model.role != old.role or not model.active):
+            abort(403)  # nobody changes their own role or disables themselves
+        if (is_created or model.role != old.role) and not (may_grant(current_user, model.role)
+                                                          and (old is None or may_grant(current_user, old.role))):
+            abort(403)
+        if is_created and not self.can_create:
+            abort(403)
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        old = g.pop("_bangban_old_role", None)
+        if is_created or old != model.role:
+            with transaction():
+                audit.record("staff.role_grant", f"staff:{model.username}", actor=current_user.username,
+                             role=current_user.role, county_code=model.county_code,
+                             payload={"from": old, "to": model.role, "created": is_created,
+                                      "administrator": administrator_kind(model.role, model.county_code)})
+
+    @expose("/one-time", methods=["GET", "POST"])
+    def one_time_view(self):
+        """Open an account with a one-time password (a county's first
+        administrator, for example): only roles the user may grant."""
+        from ..accounts import AccountError, create_account
+
+        roles = role_choices()
+        if not (self.can_create or can(current_user, "permission.manage")) or not roles:
+            abort(403)
+        created, error, form = None, None, request.form if request.method == "POST" else {}
+        if request.method == "POST":
+            role = form.get("role", "")
+            if role not in dict(roles):
+                abort(403)
+            try:
+                password = create_account(current_user.county_code, form.get("username", "").strip(),
+                                          form.get("name", "").strip(), role, form.get("region") or None,
+                                          actor=current_user.username, actor_role=current_user.role)
+            except AccountError as exc:
+                error = str(exc)
+            else:
+                created = {"username": form["username"].strip(), "password": password}
+        response = current_app.make_response((self.render(
+            "admin/bangban/one_time_account.html", roles=roles, regions=region_choices(), created=created,
+            error=error, form=form), 400 if error else 200))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _targets(self, ids):
+        """The selected accounts the user may act on (never themselves)."""
+        wanted = [int(i) for i in ids if str(i).isdigit()]
+        return [s for s in self.scoped(Staff.select()).where(Staff.id.in_(wanted))
+                if s.id != current_user.id and may_edit(current_user, s)]
 
     @action("reset_second_factor", _l("Reset the second factor"),
             _l("The selected administrators will enrol a new authenticator at their next sign-in. Continue?"))
     def action_reset_second_factor(self, ids):
+        if not can(current_user, "security.manage"):
+            abort(403)
+        targets = [s.id for s in self.scoped(Staff.select()).where(Staff.id.in_([int(i) for i in ids if str(i).isdigit()]))
+                   if s.id != current_user.id]
         with transaction():
-            count = (Staff.update(totp_secret=None, totp_last_step=None)
-                     .where(Staff.id.in_([int(i) for i in ids]) & (Staff.county_code == current_user.county_code))
-                     .execute())
+            count = Staff.update(totp_secret=None, totp_last_step=None).where(Staff.id.in_(targets)).execute() \
+                if targets else 0
             audit.record("admin.staff.reset_second_factor", "staff", actor=current_user.username,
                          role=current_user.role, county_code=current_user.county_code,
-                         payload={"ids": sorted(int(i) for i in ids)})
+                         payload={"ids": sorted(targets)})
         flash(_("%(n)d second factor(s) reset.", n=count), "success")
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected accounts?"))
     def action_deactivate(self, ids):
+        targets = [s.id for s in self._targets(ids)]
         with transaction():
-            query = Staff.update(active=False).where(Staff.id.in_([int(i) for i in ids])
-                                                     & (Staff.county_code == current_user.county_code))
-            count = query.execute()
+            count = Staff.update(active=False).where(Staff.id.in_(targets)).execute() if targets else 0
             audit.record("admin.staff.deactivate", "staff", actor=current_user.username, role=current_user.role,
-                         county_code=current_user.county_code, payload={"ids": sorted(int(i) for i in ids)})
+                         county_code=current_user.county_code, payload={"ids": sorted(targets)})
         flash(_("%(n)d account(s) deactivated. Hand their cases over from the handover page.", n=count), "success")
 
 

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import audit, catalog, scope
+from ..permissions import require
 from ..db import transaction
 from ..i18n import localized
 from ..models import Region, Staff
@@ -22,6 +23,7 @@ bp = Blueprint("ledger", __name__)
 
 
 def _query():
+    require("ledger.read")
     query = scope.cases_for(current_user).order_by(Case.id)
     if request.args.get("state"):
         query = query.where(Case.state == request.args["state"])
@@ -29,7 +31,7 @@ def _query():
 
 
 def row(case, names):
-    item = catalog.current("items", case.item_code)
+    item = catalog.current("items", case.item_code, county=case.county_code)
     flow = wf.load(case.workflow)
     today = service.today()
     return {
@@ -51,9 +53,8 @@ def row(case, names):
 
 
 def _names():
-    names = {r.code: localized(r.name) for r in Region.select().where(Region.county_code == current_user.county_code)}
-    names.update({("staff", s.id): s.name for s in Staff.select(Staff.id, Staff.name)
-                  .where(Staff.county_code == current_user.county_code)})
+    names = {r.code: localized(r.name) for r in scope.scoped(current_user, Region.select(), Region)}
+    names.update({("staff", s.id): s.name for s in scope.scoped(current_user, Staff.select(Staff.id, Staff.name), Staff)})
     return names
 
 
@@ -76,12 +77,14 @@ def _conditions():
 @bp.route("/api/cases/<int:case_id>")
 @login_required
 def api_case(case_id):
+    require("ledger.read")
     return jsonify(row(scope.case_or_404(current_user, case_id), _names()))
 
 
 @bp.route("/api/cases/count")
 @login_required
 def api_count():
+    require("ledger.read")
     return jsonify({"count": scope.count_cases(current_user, *_conditions())})
 
 

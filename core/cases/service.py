@@ -155,11 +155,11 @@ def _apply_effects(case, transition, inputs, user):
         if due <= day:
             raise wf.TransitionError(_l("The promised date must be after today."))
         case.tolerance = {"material": inputs["missing_material"], "due": due.isoformat(), "met": False}
-    if transition.assignee == "department_helper":
-        helper = _helper_for(case, inputs["department"], inputs.get("helper"))
+    if transition.assignee == "department":
+        helper = _helper_for(case, inputs["department"], transition.assignee_role, inputs.get("helper"))
         case.department, case.assignee = inputs["department"], helper.id
     elif transition.assignee == "joint":
-        _dispatch_joint(case, inputs["joint"], user)
+        _dispatch_joint(case, inputs["joint"], transition.assignee_role)
     if transition.code == "hand_back":
         case.assignee = None
     if transition.code == "complete":
@@ -183,8 +183,10 @@ def _date(value):
     return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
 
 
-def _helper_for(case, department, helper_id=None):
-    query = Staff.select().where((Staff.county_code == case.county_code) & (Staff.role == "department_helper")
+def _helper_for(case, department, role, helper_id=None):
+    """An active staff member of ``role`` (the transition's
+    ``assignee_role``) in ``department`` of the case's county."""
+    query = Staff.select().where((Staff.county_code == case.county_code) & (Staff.role == role)
                                  & (Staff.department == department) & Staff.active)
     if helper_id:
         query = query.where(Staff.id == int(helper_id))
@@ -194,7 +196,7 @@ def _helper_for(case, department, helper_id=None):
     return helper
 
 
-def _dispatch_joint(case, departments, user):
+def _dispatch_joint(case, departments, role):
     item = case.item_record.content
     departments = list(dict.fromkeys(departments))
     allowed = {item["department"], *item.get("joint_departments", [])}
@@ -204,7 +206,7 @@ def _dispatch_joint(case, departments, user):
     promised = float(item.get("promised_days", 0)) + case.extended_days
     due = workdays.from_db().add_workdays(case.accepted_on or today(), promised).day
     for department in departments:
-        helper = _helper_for(case, department)
+        helper = _helper_for(case, department, role)
         Subtask.create(county_code=case.county_code, case=case, department=department, helper=helper.id, due_day=due)
     case.department = item["department"]
 
@@ -314,14 +316,31 @@ def supply_material(case, user, note=""):
 
 # --- handover -----------------------------------------------------------------
 
+def _case_permissions(staff):
+    from ..permissions import permissions_of
+
+    return {p for p in permissions_of(staff.role, staff.county_code) if p.startswith("case.")}
+
+
 def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
-    """Move every case in the departing staff member's hands to a successor."""
+    """Move every case in the departing staff member's hands to a successor
+    whose role can hold them: it grants every case permission the departing
+    role has, and every moved case lies in the successor's scope."""
+    from .. import scope
+    from ..auth import User
+
     if from_staff.id == to_staff.id or not to_staff.active or to_staff.county_code != from_staff.county_code:
         raise wf.TransitionError(_l("Choose another active staff member of the same county as successor."))
+    if not _case_permissions(from_staff) <= _case_permissions(to_staff):
+        raise wf.TransitionError(_l("The successor's role cannot hold these cases: choose a successor "
+                                    "whose role may do what the departing role did."))
+    held = Case.select().where((Case.owner == from_staff.id) | (Case.assignee == from_staff.id)).order_by(Case.id)
+    outside = held.where(~scope.condition(User(to_staff), Case)).count() if held.exists() else 0
+    if outside:
+        raise wf.TransitionError(_l("%(n)d of these cases lie outside the successor's area.", n=outside))
     with transaction():
         moved = []
-        for case in Case.select().where((Case.owner == from_staff.id) | (Case.assignee == from_staff.id)
-                                        ).order_by(Case.id):
+        for case in held:
             roles = []
             if case.owner_id == from_staff.id:
                 case.owner = to_staff.id

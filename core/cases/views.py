@@ -11,26 +11,30 @@ from flask_login import current_user, login_required
 
 from .. import audit, catalog, personal, scope
 from ..db import transaction
-from ..permissions import can
+from ..permissions import can, require
 from ..forms import build_form_spec, schema_for, search_items, validate_form
 from ..forms.render import render_form
 from ..i18n import localized
-from ..models import MetadataRecord, Region, Staff, current_metadata
+from ..models import MetadataRecord, Region, Staff
 from . import service
 from . import workflow as wf
 from .models import Case, CaseEvent, Escalation, Subtask
 
 bp = Blueprint("cases", __name__)
 bp.add_app_template_global(render_form, "commission_form")
-OVERSEERS = {"supervisor", "stage_tracker", "county_admin"}
+#: supervision actions and the permission each needs
+SUPERVISION = {"urge": "case.remind", "extend": "case.extend", "reassign_owner": "case.reassign",
+               "reassign_assignee": "case.reassign"}
 
 
 def _lang():
     return str(get_locale() or "zh").split("_")[0]
 
 
-def current_item(code) -> MetadataRecord | None:
-    return catalog.current("items", code)
+def current_item(code, user) -> MetadataRecord | None:
+    """The item of the user's county (or a national one), never another
+    county's."""
+    return catalog.current("items", code, county=user.county_code)
 
 
 def _level_of(user):
@@ -57,8 +61,7 @@ def _compiled(record_id, guide_id, locale, divisions):
 
 
 def compiled_form(record, user, locale):
-    guides = catalog.all_current("guide_fields")
-    guide = guides[0] if guides else None
+    guide = catalog.guide_fields_for(user.county_code)
     divisions = divisions_for(user)
     key = (record.id, guide.id if guide else None, locale, tuple(sorted(divisions)))
     spec, schema = _compiled(*key)
@@ -68,36 +71,36 @@ def compiled_form(record, user, locale):
 def offered_items(user):
     """Items offered at the user's level (county staff see every level)."""
     level = _level_of(user)
-    items = [r.content for r in current_metadata("items", user.county_code)]
+    items = [r.content for r in catalog.all_current("items", county=user.county_code)]
     return items if level == "county" else [i for i in items if level in i.get("levels", [])]
 
 
-def guide_field_set():
-    records = catalog.all_current("guide_fields")
-    return records[0].content if records else {"code": "none", "name": "-", "elements": [], "applicant_fields": []}
+def guide_field_set(county_code=None):
+    record = catalog.guide_fields_for(county_code)
+    return record.content if record else {"code": "none", "name": "-", "elements": [], "applicant_fields": []}
 
 
 def divisions_for(user):
-    """{code: "township · village"} of the places a user may file cases for."""
-    key = (user.county_code, (user.region or "")[:9], str(get_locale()))
-    return dict(catalog.cached("divisions", key, lambda: _divisions(*key)))
+    """{code: "township · village"} of the places in the user's scope that
+    they may file cases for."""
+    key = (user.county_code, user.role, user.region or "", str(get_locale()))
+    return dict(catalog.cached("divisions", key, lambda: _divisions(user)))
 
 
-def _divisions(county_code, region, _locale):
-    query = Region.select().where((Region.county_code == county_code)
-                                  & (Region.level.in_(["township", "village", "group"])))
-    if len(region) >= 9:
-        query = query.where(Region.code.startswith(region[:9]))
+def _divisions(user):
+    query = scope.scoped(user, Region.select(), Region).where(Region.level.in_(["township", "village", "group"]))
+    every = {r.code: r for r in Region.select().where(Region.county_code == user.county_code)}
     regions = {r.code: r for r in query.order_by(Region.code)}
     names = {}
     for code, r in regions.items():
-        parts = [regions[code[:n]] for n in (9, 12) if n < len(code) and code[:n] in regions]
+        parts = [every[code[:n]] for n in (9, 12) if n < len(code) and code[:n] in every]
         names[code] = " · ".join(localized(p.name) for p in [*parts, r])
     return tuple(names.items())
 
 
-def departments():
-    return {r.key: r.content for r in current_metadata("departments")}
+def departments(county_code=None):
+    county_code = county_code or current_user.county_code
+    return {r.key: r.content for r in catalog.all_current("departments", county=county_code)}
 
 
 # --- item picker and form -------------------------------------------------------
@@ -105,6 +108,7 @@ def departments():
 @bp.route("/cases/new")
 @login_required
 def pick_item():
+    require("case.create")
     q = (request.args.get("q") or "").strip()
     items = offered_items(current_user)
     found = search_items(items, q, departments()) if q else items
@@ -114,6 +118,7 @@ def pick_item():
 @bp.route("/api/items")
 @login_required
 def api_items():
+    require("case.create")
     q = (request.args.get("q") or "").strip()
     items = offered_items(current_user)
     found = search_items(items, q, departments()) if q else items
@@ -124,7 +129,8 @@ def api_items():
 @bp.route("/api/items/<code>/form")
 @login_required
 def api_item_form(code):
-    record = current_item(code)
+    require("case.create")
+    record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         abort(404)
     spec, _schema, _divisions, _key = compiled_form(record, current_user, _lang())
@@ -134,7 +140,8 @@ def api_item_form(code):
 @bp.route("/cases/new/<code>", methods=["GET", "POST"])
 @login_required
 def new_case(code):
-    record = current_item(code)
+    require("case.create")
+    record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         abort(404)
     spec, schema, divisions, form_key = compiled_form(record, current_user, _lang())
@@ -163,6 +170,7 @@ def new_case(code):
 @bp.route("/cases")
 @login_required
 def list_cases():
+    require("case.read")
     query = scope.cases_for(current_user)
     state = request.args.get("state") or ""
     due = request.args.get("due") or ""
@@ -176,15 +184,14 @@ def list_cases():
                             Case.finished_on.is_null())
     elif due == "escalated":
         query = query.where(Case.id.in_(Escalation.select(Escalation.case).where(Escalation.open_case.is_null(False))))
-    if current_user.role == "department_helper":
-        mine = request.args.get("mine")
-        if mine:
-            query = query.where((Case.assignee == current_user.id) | Case.id.in_(
-                Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
+    if request.args.get("mine"):
+        query = query.where((Case.owner == current_user.id) | (Case.assignee == current_user.id) | Case.id.in_(
+            Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
     cases = list(query.order_by(Case.id.desc()).limit(200))
     total = scope.count_cases(current_user)
     return render_template("cases/list.html", cases=cases, state=state, due=due, total=total, today=today,
-                           items={r.key: r.content for r in current_metadata("items")})
+                           mine=bool(request.args.get("mine")),
+                           items={r.key: r.content for r in catalog.all_current("items", county=current_user.county_code)})
 
 
 @bp.route("/cases/<int:case_id>")
@@ -197,8 +204,16 @@ def detail(case_id):
     parts = list(Subtask.select().where(Subtask.case == case).order_by(Subtask.id))
     escalation = Escalation.get_or_none(Escalation.open_case == case.id)
     return render_template("cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
-                           available=flow.available(case, current_user.role), item=case.item_record.content,
-                           departments=departments(), escalation=escalation, overseer=current_user.role in OVERSEERS)
+                           available=flow.available(case, current_user), item=case.item_record.content,
+                           departments=departments(case.county_code), escalation=escalation,
+                           supervision={a for a, p in SUPERVISION.items() if can(current_user, p, case)},
+                           may_handover=can(current_user, "case.handover"))
+
+
+def _int(value):
+    """A form's id field as an int (0 for anything that is not one)."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 19 else 0
 
 
 def _back(case, exc):
@@ -222,6 +237,10 @@ def _inputs(form):
 @login_required
 def take(case_id, code):
     case = scope.case_or_404(current_user, case_id)
+    transition = wf.load(case.workflow).transitions.get(code)
+    if transition is None:
+        abort(404)
+    require(transition.permission, case)
     try:
         service.take(case, code, current_user, _inputs(request.form))
     except wf.TransitionError as exc:
@@ -237,6 +256,7 @@ def take(case_id, code):
 @login_required
 def complete_part(case_id):
     case = scope.case_or_404(current_user, case_id)
+    require("case.handle", case)
     try:
         service.complete_subtask(case, current_user, request.form.get("note", "").strip())
     except wf.TransitionError as exc:
@@ -248,6 +268,7 @@ def complete_part(case_id):
 @login_required
 def supply(case_id):
     case = scope.case_or_404(current_user, case_id)
+    require("case.accept", case)
     try:
         service.supply_material(case, current_user, request.form.get("note", "").strip())
     except wf.TransitionError as exc:
@@ -259,9 +280,10 @@ def supply(case_id):
 @login_required
 def supervise(case_id):
     case = scope.case_or_404(current_user, case_id)
-    if current_user.role not in ("supervisor", "county_admin"):
-        abort(403)
     action = request.form.get("action")
+    if action not in SUPERVISION:
+        abort(400)
+    require(SUPERVISION[action], case)
     reason = (request.form.get("reason") or "").strip()
     try:
         if action == "urge":
@@ -271,12 +293,11 @@ def supervise(case_id):
         elif action == "extend":
             service.extend(case, current_user, float(request.form.get("days") or 0), reason)
         elif action in ("reassign_owner", "reassign_assignee"):
-            staff = Staff.get_or_none(Staff.id == int(request.form.get("staff") or 0))
+            staff = scope.scoped(current_user, Staff.select(), Staff).where(
+                Staff.id == _int(request.form.get("staff"))).first()
             if staff is None:
                 raise wf.TransitionError(_("Choose a staff member."))
             service.reassign(case, current_user, action.split("_", 1)[1], staff, reason)
-        else:
-            abort(400)
     except (wf.TransitionError, ValueError) as exc:
         return _back(case, exc)
     return redirect(url_for("cases.detail", case_id=case.id))
@@ -319,8 +340,7 @@ def commission(case_id):
         abort(404)
     reveal = request.method == "POST"
     if reveal:
-        if not can(current_user, "personal_data.reveal"):
-            abort(403)
+        require("personal_data.reveal", case)
         with transaction():
             audit.record("personal_data.reveal", f"case:{case.number}", actor=current_user.username,
                          role=current_user.role, county_code=case.county_code, payload={"view": "commission"})
@@ -356,14 +376,13 @@ def notice(case_id, kind):
 @bp.route("/handover", methods=["GET", "POST"])
 @login_required
 def handover():
-    if current_user.role not in ("supervisor", "county_admin"):
-        abort(403)
-    staff = list(Staff.select().where(Staff.county_code == current_user.county_code).order_by(Staff.username))
+    require("case.handover")
+    staff = list(scope.scoped(current_user, Staff.select(), Staff).order_by(Staff.username))
     error = record = None
     if request.method == "POST":
         by_id = {s.id: s for s in staff}
-        departing = by_id.get(int(request.form.get("from") or 0))
-        successor = by_id.get(int(request.form.get("to") or 0))
+        departing = by_id.get(_int(request.form.get("from")))
+        successor = by_id.get(_int(request.form.get("to")))
         try:
             if departing is None or successor is None:
                 raise wf.TransitionError(_("Choose both staff members."))

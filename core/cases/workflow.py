@@ -1,8 +1,10 @@
 """The case state machine, read from ``workflows`` metadata.
 
 The core knows a small vocabulary of effects (clock start/pause/resume/stop,
-assignee department_helper/joint, notices, required inputs); which states
-and transitions exist, and which roles may take each, is data.
+assignee by department or joint, notices, required inputs); which states
+and transitions exist, which permission each needs and which role receives
+a dispatched case, is data. Whether a person may take a transition is
+decided by :func:`core.permissions.can` like everything else.
 """
 from __future__ import annotations
 
@@ -23,19 +25,21 @@ class Transition:
     name: object
     sources: tuple
     target: str
-    roles: tuple
+    permission: str
     kinds: tuple
     requires: tuple
     assignee: str | None
+    assignee_role: str | None
     clock: str | None
     assignee_only: bool
     notice: str | None
 
     @classmethod
     def from_data(cls, data):
-        return cls(data["code"], data["name"], tuple(data["from"]), data["to"], tuple(data["roles"]),
+        return cls(data["code"], data["name"], tuple(data["from"]), data["to"], data["permission"],
                    tuple(data.get("kinds") or ()), tuple(data.get("requires") or ()), data.get("assignee"),
-                   data.get("clock"), bool(data.get("assignee_only")), data.get("notice"))
+                   data.get("assignee_role"), data.get("clock"), bool(data.get("assignee_only")),
+                   data.get("notice"))
 
 
 class Workflow:
@@ -56,10 +60,17 @@ class Workflow:
     def clock_paused(self, state):
         return self.states.get(state, {}).get("clock") == "paused"
 
-    def available(self, case, role):
-        """Transitions a holder of ``role`` could take from the case's state."""
+    def available(self, case, user):
+        """Transitions ``user`` may take from the case's state."""
+        from ..permissions import can
+
         return [t for t in self.transitions.values()
-                if case.state in t.sources and role in t.roles and (not t.kinds or case.kind in t.kinds)]
+                if case.state in t.sources and (not t.kinds or case.kind in t.kinds)
+                and can(user, t.permission, case)]
+
+    def assignee_roles(self):
+        """Roles that receive dispatched cases in this flow."""
+        return {t.assignee_role for t in self.transitions.values() if t.assignee_role}
 
     def check(self, case, code, user, *, open_subtask=False):
         """Return the transition or raise :class:`TransitionError`."""
@@ -71,7 +82,9 @@ class Workflow:
                                      state=_text(self.state_name(case.state))))
         if transition.kinds and case.kind not in transition.kinds:
             raise TransitionError(_l("This step is not for this kind of item."))
-        if user.role not in transition.roles:
+        from ..permissions import can
+
+        if not can(user, transition.permission, case):
             raise TransitionError(_l("Your role may not take this step."))
         if transition.assignee_only and case.assignee_id != user.id and not open_subtask:
             raise TransitionError(_l("Only the assigned department helper may take this step."))

@@ -20,3 +20,27 @@ def check_forms(catalog, errors):
         except FormSpecError as exc:
             errors.append(MetadataError(entry.file, _line_of(Path(entry.file), ["items", entry.index, "fields"]),
                                         f"items[{entry.index}].fields", f"{entry.key}: {exc}"))
+
+
+def check_roles(catalog, errors, known):
+    """Every permission a role grants is one that code checks, and every
+    role grants at least one; every transition needs a known permission."""
+    from .loader import MetadataError, _line_of
+
+    for entry in catalog.entries("roles"):
+        granted = entry.data.get("permissions") or []
+        line = _line_of(Path(entry.file), ["roles", entry.index, "permissions"])
+        if not granted:
+            errors.append(MetadataError(entry.file, line, f"roles[{entry.index}].permissions",
+                                        f"{entry.key}: the role grants no permission"))
+        for i, permission in enumerate(granted):
+            if permission not in known:
+                errors.append(MetadataError(entry.file, _line_of(Path(entry.file), ["roles", entry.index, "permissions", i]),
+                                            f"roles[{entry.index}].permissions[{i}]",
+                                            f"{entry.key}: no code checks the permission {permission!r}"))
+    for entry in catalog.entries("workflows"):
+        for i, transition in enumerate(entry.data.get("transitions", [])):
+            if transition.get("permission") not in known:
+                errors.append(MetadataError(entry.file, _line_of(Path(entry.file), ["workflows", entry.index, "transitions", i]),
+                                            f"workflows[{entry.index}].transitions[{i}].permission",
+                                            f"{entry.key}: no code checks the permission {transition.get('permission')!r}"))

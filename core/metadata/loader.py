@@ -302,17 +302,20 @@ def check_references(catalog, errors, references=REFERENCES):
                         f"{key}: refers to {target[:-1] if target.endswith('s') else target} {value!r}, which does not exist"))
 
 
-def load(paths, kinds=None) -> Catalog:
+def load(paths, kinds=None, permissions=None) -> Catalog:
     """Read, validate and merge the packs at ``paths``; raise
-    :class:`MetadataInvalid` with every error found."""
+    :class:`MetadataInvalid` with every error found. With ``permissions``
+    (the codes the core and plugins check), roles are checked against it."""
     kinds = kinds or BUILTIN_KINDS
     errors = []
     packs = [p for p in (read_pack(path, kinds, errors) for path in paths) if p is not None]
     catalog = merge(packs, errors)
     if not errors:
-        from .checks import check_forms
+        from .checks import check_forms, check_roles
 
         check_forms(catalog, errors)
+        if permissions is not None:
+            check_roles(catalog, errors, permissions)
     if errors:
         raise MetadataInvalid(errors)
     return catalog

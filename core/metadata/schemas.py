@@ -175,7 +175,7 @@ class RoleSchema(Strict):
     code = fields.String(required=True, validate=CODE)
     name = Text(required=True)
     duties = fields.List(Text())
-    scope = fields.String(validate=validate.OneOf(LEVELS + ("department",)))
+    scope = fields.String(validate=validate.OneOf(LEVELS + ("department", "own")))
     administrator = fields.String(validate=validate.OneOf(("county", "system", "security", "audit")))
     permissions = fields.List(fields.String())
 
@@ -286,10 +286,11 @@ class TransitionSchema(Strict):
     name = Text(required=True)
     from_ = fields.List(fields.String(validate=CODE), required=True, data_key="from", validate=validate.Length(min=1))
     to = fields.String(required=True, validate=CODE)
-    roles = codes(required=True, validate=validate.Length(min=1))
+    permission = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*$"))
     kinds = fields.List(fields.String(validate=validate.OneOf(ITEM_KINDS)))
     requires = fields.List(fields.String(validate=validate.OneOf(TRANSITION_INPUTS)))
-    assignee = fields.String(validate=validate.OneOf(("department_helper", "joint")))
+    assignee = fields.String(validate=validate.OneOf(("department", "joint")))
+    assignee_role = fields.String(validate=CODE)
     clock = fields.String(validate=validate.OneOf(CLOCK_EFFECTS))
     owner_only = fields.Boolean()
     assignee_only = fields.Boolean()
@@ -323,6 +324,9 @@ class WorkflowSchema(Strict):
             if t["code"] in codes_seen:
                 errors.setdefault("transitions", {})[i] = {"code": ["transition codes must be unique"]}
             codes_seen.add(t["code"])
+            if bool(t.get("assignee")) != bool(t.get("assignee_role")):
+                errors.setdefault("transitions", {})[i] = {
+                    "assignee_role": ["assignee and assignee_role go together"]}
         if errors:
             raise ValidationError(errors)
 
@@ -358,6 +362,6 @@ REFERENCES = [
     ("staff", "role", "roles"),
     ("staff", "region", "regions"),
     ("staff", "department", "departments"),
-    ("workflows", "transitions[].roles[]", "roles"),
+    ("workflows", "transitions[].assignee_role", "roles"),
     ("items", "workflow", "workflows"),
 ]
