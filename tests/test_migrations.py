@@ -268,3 +268,28 @@ def test_covers_is_a_foreign_key_that_clears_when_the_covered_staffer_goes(make_
         Staff.delete().where(Staff.id == a.id).execute()
         assert Staff.get_by_id(b.id).covers_id is None
 
+
+
+def test_cli_migrate_down_reverts_back_through_a_migration(app):
+    from click.testing import CliRunner
+
+    from core import cli as climod
+
+    ctx = climod.Context()
+    ctx._app, ctx._pm = app, app.extensions["bangban"].pm
+    with app.app_context():
+        names = [m.name for m in Runner(dbmod.proxy.obj, str(dbmod.MIGRATIONS)).migrations()]
+    runner = CliRunner()
+    result = runner.invoke(climod.cli, ["migrate", "--down", names[-2]], obj=ctx)
+    assert (result.exit_code, result.output) == (0, f"reverted: {names[-1]}, {names[-2]}\n")
+    with app.app_context():
+        assert dbmod.pending_migrations() == names[-2:]
+    unknown = runner.invoke(climod.cli, ["migrate", "--down", "0099_nothing"], obj=ctx)
+    assert unknown.exit_code == 2 and '"0099_nothing" is not an applied migration' in unknown.output
+    result = runner.invoke(climod.cli, ["migrate"], obj=ctx)
+    assert (result.exit_code, result.output) == (0, f"applied: {names[-2]}, {names[-1]}\n")
+    result = runner.invoke(climod.cli, ["migrate", "--down", "all"], obj=ctx)
+    assert (result.exit_code, result.output) == (0, "reverted: " + ", ".join(reversed(names)) + "\n")
+    with app.app_context():
+        assert snapshot(dbmod.proxy.obj)["objects"] == {}
+    assert runner.invoke(climod.cli, ["migrate", "--down", "all"], obj=ctx).output == "no migration is applied\n"
