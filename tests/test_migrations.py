@@ -136,7 +136,6 @@ def test_every_migration_reverses_completely(database):
     for name in names:
         assert runner.up(name) == [name]
         before.append(snapshot(database))
-        assert before[-1] != before[-2], f"{name} changed nothing"
     first_up = before[-1]
     for name, expected in zip(reversed(names), reversed(before[:-1])):
         assert runner.down() == [name]
