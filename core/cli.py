@@ -62,12 +62,24 @@ def plugins_cmd(ctx):
 # --- database -------------------------------------------------------------
 
 @cli.command("migrate")
+@click.option("--down", "down_to", metavar="MIGRATION",
+              help="Revert the applied migrations instead, newest first, back through MIGRATION "
+                   "(e.g. 0007_totp_last_step); 'all' reverts every one.")
 @pass_ctx
-def migrate_cmd(ctx):
-    """Apply pending database migrations."""
+def migrate_cmd(ctx, down_to):
+    """Apply pending database migrations (or revert them with --down)."""
+    from playhouse.migrations import MigrationError
+
     from . import db
 
     with ctx.app.app_context():
+        if down_to:
+            try:
+                reverted = db.rollback(target=None if down_to == "all" else down_to)
+            except MigrationError as exc:
+                raise click.BadParameter(str(exc), param_hint="--down") from exc
+            click.echo("reverted: " + ", ".join(reverted) if reverted else "no migration is applied")
+            return
         applied = db.migrate()
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
 

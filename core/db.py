@@ -72,3 +72,14 @@ def migrate(db=None) -> list[str]:
 def pending_migrations(db=None) -> list[str]:
     db = db or proxy.obj
     return [m.name for m in Runner(db, str(MIGRATIONS)).status() if not m.applied and m.path]
+
+
+def rollback(db=None, target: str | None = None) -> list[str]:
+    """Revert applied migrations, newest first, back through ``target`` (a
+    migration name) or, without one, all of them; return their names."""
+    db = db or proxy.obj
+    runner = Runner(db, str(MIGRATIONS))
+    applied = [m.name for m in runner.status() if m.applied]
+    if not applied:
+        return []
+    return runner.down(target or applied[0])

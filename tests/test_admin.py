@@ -56,7 +56,7 @@ def test_structured_item_edit_with_materials_creates_a_version(demo_app):
     assert new["name"]["zh"] == "异地就医备案（修订）" and new["name"]["en"]  # other languages kept
     assert [m["count"] for m in new["materials"]] == [1, 2] and new["materials"][1]["sample"] == "姓名：张某某"
     old = client.get(f"/admin/items/edit/{key}?version=1").get_data(as_text=True)
-    assert "no longer current" in old or "不再是当前版本" in old or "版本 1" in old
+    assert "不再是当前版本" in old
 
 
 def test_invalid_item_is_refused_per_field_and_nothing_saved(demo_app):
@@ -126,7 +126,7 @@ def test_staff_create_edit_and_deactivate(demo_app):
         assert staff.county_code == "150626" and staff.password_hash.startswith("$argon2id$")
         assert AuditEntry.select().where(AuditEntry.action == "admin.staff.create").count() == 1
     listing = client.get("/admin/staff_admin/?search=new.agent").get_data(as_text=True)
-    assert "基层代办员" in listing or "Grassroots agent" in listing  # readable names, not codes
+    assert "基层代办员" in listing  # readable names, not codes
     token = csrf_token(client, "/admin/staff_admin/")
     client.post("/admin/staff_admin/action/", data={"csrf_token": token, "action": "deactivate",
                                                     "rowid": [str(staff.id)]})
@@ -140,13 +140,12 @@ def test_no_delete_anywhere_and_audit_is_read_only(demo_app):
         staff_id = Staff.get(Staff.username == "galutu.agent").id
         before = AuditEntry.select().count()
     token = csrf_token(client, "/admin/staff_admin/")
-    assert client.post("/admin/staff_admin/delete/", data={"csrf_token": token, "id": staff_id}).status_code in (
-        302, 404, 405)
+    assert client.post("/admin/staff_admin/delete/", data={"csrf_token": token, "id": staff_id}).status_code == 302
     with demo_app.app_context():
         assert Staff.get_or_none(Staff.id == staff_id) is not None
     auditor = admin(demo_app, "audit.admin")
     assert auditor.get("/admin/audit_admin/").status_code == 200
-    assert auditor.get("/admin/audit_admin/new/").status_code in (302, 403, 404)
+    assert auditor.get("/admin/audit_admin/new/").status_code == 302
     token = csrf_token(auditor, "/")
     auditor.post("/admin/audit_admin/delete/", data={"csrf_token": token, "id": 1})
     with demo_app.app_context():
@@ -308,7 +307,7 @@ def test_catalog_export_then_import_in_the_back_office_is_a_no_op(demo_app, tmp_
     with demo_app.app_context():
         assert MetadataRecord.select().count() == before
     # someone else cannot read this admin's job
-    assert admin(demo_app, "sys.admin").get(f"/admin/catalog-io/job/{job['id']}").status_code in (403, 404)
+    assert admin(demo_app, "sys.admin").get(f"/admin/catalog-io/job/{job['id']}").status_code == 403
 
 
 def test_catalog_import_reports_every_problem_with_sheet_row_column(demo_app):

@@ -17,6 +17,7 @@ from core.cases.models import Case, Commission, Subtask
 from core.db import transaction
 from core.demo import load_demo
 from core.models import MetadataRecord, Region, Staff
+from tests.conftest import _reset_pg
 from tests.helpers import sign_in
 
 GENERATED = 2000
@@ -43,14 +44,21 @@ def oracle(user, case, parts):
     raise AssertionError(role)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[  # one xdist worker builds each world (``--dist loadgroup``)
+    pytest.param("sqlite", marks=pytest.mark.xdist_group("authorization-sqlite")),
+    pytest.param("postgres", marks=pytest.mark.xdist_group("authorization-postgres"))])
 def world(tmp_path_factory, request):
-    """One database (SQLite) with the demo and thousands of random cases."""
+    """One database (SQLite, then PostgreSQL) with the demo and thousands of
+    random cases."""
     from core import create_app, db
 
     tmp = tmp_path_factory.mktemp("authz")
-    app = create_app(data_dir=str(tmp), database_url=f"sqlite:///{tmp / 'a.db'}", plugins="wushen,bank_partnership",
-                     secret_key="authz")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'a.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+        _reset_pg(url)
+    app = create_app(data_dir=str(tmp), database_url=url, plugins="wushen,bank_partnership", secret_key="authz")
     with app.app_context():
         db.migrate()
         load_demo(app.extensions["bangban"].pm, "Bangban@2026")
@@ -112,7 +120,8 @@ def world(tmp_path_factory, request):
         assert sign_in(client, user.username).status_code == 302, user.username
         clients[user.username] = client
     yield dict(app=app, cases=cases, parts=parts, users=users, clients=clients, secrets=secrets)
-    app.extensions["bangban"].db.close()
+    database = app.extensions["bangban"].db
+    database.close_all() if request.param == "postgres" else database.close()
 
 
 def visible(world, user):

@@ -295,3 +295,21 @@ def test_mask_text_property(parts, data):
             assert mask_id_number(p) in out
         elif re.fullmatch(r"1[3-9][0-9]{9}", p):
             assert mask_phone(p) in out
+
+
+def test_no_hypothesis_test_has_a_deadline():
+    """A deadline fails a test when the machine is merely busy: every
+    property test in the suite runs without one (conftest's profile)."""
+    import importlib
+    import pkgutil
+
+    import tests
+
+    checked = []
+    for info in pkgutil.iter_modules(tests.__path__, "tests."):
+        module = importlib.import_module(info.name)
+        for name, test in vars(module).items():
+            if name.startswith("test_") and getattr(test, "is_hypothesis_test", False):
+                assert test._hypothesis_internal_use_settings.deadline is None, f"{info.name}.{name}"
+                checked.append(name)
+    assert "test_mask_text_property" in checked and len(checked) >= 9

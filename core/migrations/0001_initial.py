@@ -115,9 +115,12 @@ def up(migrator, db):
 
 
 def down(migrator, db):
+    # The triggers go with their table; the PostgreSQL function does not.
     migrator.migrate(migrator.drop_table('staff'))
     migrator.migrate(migrator.drop_table('site'))
     migrator.migrate(migrator.drop_table('region'))
     migrator.migrate(migrator.drop_table('metadata_record'))
     migrator.migrate(migrator.drop_table('metadata_sync'))
     migrator.migrate(migrator.drop_table('audit_entry'))
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql("DROP FUNCTION bangban_append_only()")

@@ -50,4 +50,13 @@ def up(migrator, db):
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_table("user_session"), migrator.drop_table("sign_in_attempt"))
+    migrator.migrate(
+        migrator.drop_table("user_session"),
+        migrator.drop_table("sign_in_attempt"),
+        migrator.drop_index("cases", "cases_applicant_id_hash"),
+        migrator.drop_column("cases", "applicant_phone_hash"),
+        migrator.drop_column("cases", "applicant_id_hash"),
+        migrator.drop_column("staff", "phone_enc"),
+        migrator.drop_column("staff", "totp_secret"),
+        migrator.drop_column("staff", "password_changed_at"),
+    )

@@ -18,6 +18,18 @@ POSTGRES = [
     "THEN RETURN OLD; END IF; "
     "RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql",
 ]
+# down(): the guards as migration 0001 made them.
+SQLITE_DOWN = [
+    "DROP TRIGGER audit_entry_no_delete",
+    "CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
+    "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END",
+    "DROP TABLE audit_purge_window",
+]
+POSTGRES_DOWN = [
+    "CREATE OR REPLACE FUNCTION bangban_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql",
+    "DROP TABLE audit_purge_window",
+]
 
 
 def up(migrator, db):
@@ -33,3 +45,9 @@ def up(migrator, db):
     db.create_tables([AuditCheckpoint])
     for sql in POSTGRES if isinstance(db, PostgresqlDatabase) else SQLITE:
         db.execute_sql(sql)
+
+
+def down(migrator, db):
+    for sql in POSTGRES_DOWN if isinstance(db, PostgresqlDatabase) else SQLITE_DOWN:
+        db.execute_sql(sql)
+    migrator.migrate(migrator.drop_table("audit_checkpoint"))

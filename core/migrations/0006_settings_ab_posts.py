@@ -20,3 +20,7 @@ def up(migrator, db):
             indexes = ((("plugin", "key", "scope"), True),)
 
     db.create_tables([PluginSetting])
+
+
+def down(migrator, db):
+    migrator.migrate(migrator.drop_table("plugin_setting"), migrator.drop_column("staff", "covers_id"))
