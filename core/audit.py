@@ -121,6 +121,10 @@ class AuditLog:
         if dbmod.is_postgres(db):
             db.execute_sql("SELECT pg_advisory_xact_lock(4242001)")
         last = AuditEntry.select(AuditEntry.seq, AuditEntry.mac).order_by(AuditEntry.seq.desc()).first()
+        if last is None:  # empty: new, or a purge removed every entry and the chain goes on from its checkpoint
+            from .models import AuditCheckpoint
+
+            last = AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).first()
         seq = (last.seq + 1) if last else 1
         prev = last.mac if last else GENESIS
         created_at = now().isoformat(timespec="microseconds")
@@ -145,7 +149,10 @@ class AuditLog:
             head = db.execute_sql("SELECT seq, mac, created_at FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchone()
         finally:
             if was_closed and not db.is_closed():
-                db.manual_close() if discard_connection and hasattr(db, "manual_close") else db.close()
+                if discard_connection and hasattr(db, "manual_close"):
+                    db.manual_close()
+                else:
+                    db.close()
         if head is None:
             return None
         seq, mac, created_at = head
@@ -239,12 +246,17 @@ class AuditLog:
             db.execute_sql("DELETE FROM audit_purge_window")
             if removed != last.seq - (previous.seq if previous else 0):
                 raise AuditError(f"entries up to {last.seq} changed since they were verified; nothing was removed")
+            # the purge entry comes next (the chain is locked): its seq is sealed into the checkpoint
+            head = AuditEntry.select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).first()
+            fields = dict(seq=last.seq, mac=last.mac, created_at=last.created_at,
+                          purge_seq=(head.seq if head else last.seq) + 1)
+            AuditCheckpoint.delete().execute()
+            AuditCheckpoint.create(seal=self.seal(**fields), **fields)
             entry = self.record("audit.purge", "audit_entry", actor=actor, role=role,
                                 payload={"through_seq": last.seq, "through_mac": last.mac, "removed": removed,
                                          "cutoff": cutoff})
-            AuditCheckpoint.delete().execute()
-            fields = dict(seq=last.seq, mac=last.mac, created_at=last.created_at, purge_seq=entry.seq)
-            AuditCheckpoint.create(seal=self.seal(**fields), **fields)
+            if entry.seq != fields["purge_seq"]:
+                raise AuditError(f"the purge entry took seq {entry.seq}, not {fields['purge_seq']}; nothing was removed")
         return removed
 
     # -- checking ----------------------------------------------------------
