@@ -1,5 +1,6 @@
 """The audit chain on SQLite and PostgreSQL: append-only in the database,
 and every kind of tampering found by ``audit verify``."""
+import datetime
 import json
 
 import peewee
@@ -237,10 +238,8 @@ MIN_RETENTION = audit.MIN_RETENTION_DAYS
 
 def purge_at(log, monkeypatch, days_ago, retention=MIN_RETENTION):
     """Run ``audit purge`` as if it were ``days_ago`` days ago."""
-    import datetime as dt
-
     real_now = audit.now
-    monkeypatch.setattr(audit, "now", lambda: real_now() - dt.timedelta(days=days_ago))
+    monkeypatch.setattr(audit, "now", lambda: real_now() - datetime.timedelta(days=days_ago))
     try:
         return log.purge(retention)
     finally:
@@ -248,10 +247,8 @@ def purge_at(log, monkeypatch, days_ago, retention=MIN_RETENTION):
 
 
 def write_at(monkeypatch, days_ago, n):
-    import datetime as dt
-
     real_now = audit.now
-    monkeypatch.setattr(audit, "now", lambda: real_now() - dt.timedelta(days=days_ago))
+    monkeypatch.setattr(audit, "now", lambda: real_now() - datetime.timedelta(days=days_ago))
     try:
         write_entries(n)
     finally:
@@ -405,3 +402,29 @@ def test_verify_reports_the_entries_after_the_last_anchor(app):
         out = runner.invoke(climod.cli, ["audit", "verify"], obj=ctx)
         assert out.exit_code == 0
         assert out.output.strip() == "audit chain ok: 8 entries, 3 after the last anchor (the last anchor names entry 5)"
+
+
+def test_a_checkpoint_from_before_sealing_still_verifies(app, monkeypatch):
+    """What a purge wrote before migration 0009: an unsealed checkpoint and a
+    purge entry without ``through_mac``; the next purge seals its own."""
+    from core.models import AuditCheckpoint
+
+    with app.app_context():
+        log = app.extensions["bangban"].audit
+        write_at(monkeypatch, 400, 3)  # 1-3
+        last = AuditEntry.get(AuditEntry.seq == 3)
+        real_now = audit.now
+        monkeypatch.setattr(audit, "now", lambda: real_now() - datetime.timedelta(days=250))
+        with transaction():  # the purge as it was: entry 4, 250 days old
+            delete_through_a_window(3)
+            AuditCheckpoint.create(seq=last.seq, mac=last.mac, created_at=last.created_at)
+            audit.record("audit.purge", "audit_entry", payload={"through_seq": 3, "removed": 3, "cutoff": "x"})
+        monkeypatch.setattr(audit, "now", real_now)
+        write_at(monkeypatch, 200, 1)  # 5
+        write_entries(1)  # 6
+        result = log.verify()
+        assert result.ok, result.message
+        assert result.count == 3
+        assert log.purge(MIN_RETENTION) == 2  # 4-5, the old purge entry among them
+        assert [(c.seq, c.purge_seq) for c in AuditCheckpoint.select()] == [(5, 7)]
+        assert log.verify().ok
