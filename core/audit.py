@@ -232,7 +232,6 @@ class AuditLog:
             raise AuditError(f"the audit chain does not verify, nothing was removed: {checked.message}")
         cutoff = (now() - datetime.timedelta(days=retention_days)).isoformat(timespec="microseconds")
         db = dbmod.proxy.obj
-        param = "%s" if dbmod.is_postgres(db) else "?"
         with dbmod.transaction():
             if dbmod.is_postgres(db):
                 db.execute_sql("SELECT pg_advisory_xact_lock(4242001)")  # as record(): one writer of the chain
@@ -241,7 +240,8 @@ class AuditLog:
             if last is None:
                 return 0
             previous = AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).first()
-            db.execute_sql(f"INSERT INTO audit_purge_window (before) VALUES ({param})", (cutoff,))
+            db.execute_sql("INSERT INTO audit_purge_window (before) VALUES (%s)" if dbmod.is_postgres(db)
+                           else "INSERT INTO audit_purge_window (before) VALUES (?)", (cutoff,))
             removed = AuditEntry.delete().where(AuditEntry.seq <= last.seq).execute()
             db.execute_sql("DELETE FROM audit_purge_window")
             if removed != last.seq - (previous.seq if previous else 0):
