@@ -65,6 +65,7 @@ def create_app(pm=None, **overrides) -> Flask:
     _plugin_static(app, state)
     i18n.init_app(app, list(_results(r for _n, r in call_each(pm, "translation_dirs"))))
     _database_lifecycle(app, database)
+    state.audit.init_app(app)
 
     from .auth import init_app as init_auth
     from .admin import init_app as init_admin

@@ -176,19 +176,24 @@ def audit():
 @audit.command("verify")
 @pass_ctx
 def audit_verify(ctx):
-    """Recompute the chain and compare its head with the latest anchor."""
+    """Recompute the chain, check the purge checkpoint and compare the head
+    with the latest anchor; report how many entries came after it."""
     with ctx.app.app_context():
         result = ctx.app.extensions["bangban"].audit.verify()
     if not result.ok:
-        _fail(f"audit chain BROKEN at entry {result.first_bad}: {result.message}")
-    click.echo(f"audit chain ok: {result.count} entries" + (f" ({result.message})" if result.message else ""))
+        where = f" at entry {result.first_bad}" if result.first_bad is not None else ""
+        _fail(f"audit chain BROKEN{where}: {result.message}")
+    anchored = (f"the last anchor names entry {result.anchor_seq}" if result.anchor_seq is not None
+                else "no anchor exported yet")
+    click.echo(f"audit chain ok: {result.count} entries, {result.unanchored} after the last anchor ({anchored})")
 
 
 @audit.command("purge")
 @click.option("--days", type=int, default=None, help="retention in days (default BANGBAN_AUDIT_RETENTION_DAYS, >= 184)")
 @pass_ctx
 def audit_purge(ctx, days):
-    """Remove audit entries older than the retention period (never younger)."""
+    """Remove audit entries older than the retention period (never younger),
+    after verifying the chain; a sealed checkpoint and an audit.purge entry vouch for them."""
     from .audit import AuditError
 
     days = days or ctx.app.config["BANGBAN"]["AUDIT_RETENTION_DAYS"]
@@ -203,7 +208,8 @@ def audit_purge(ctx, days):
 @audit.command("anchor")
 @pass_ctx
 def audit_anchor(ctx):
-    """Export the head of the chain to the anchor directory."""
+    """Export the head of the chain to the anchor directory (the app also
+    does this itself at least every BANGBAN_AUDIT_ANCHOR_SECONDS)."""
     with ctx.app.app_context():
         path = ctx.app.extensions["bangban"].audit.write_anchor()
     click.echo(f"anchor written: {path}" if path else "the audit log is empty")

@@ -22,6 +22,7 @@ SETTINGS = {
     "DEFAULT_LOCALE": ("zh_Hans_CN", str),
     "AUDIT_KEY_FILE": ("", str),  # empty: DATA_DIR/audit.key
     "AUDIT_ANCHOR_DIR": ("", str),  # empty: DATA_DIR/anchors
+    "AUDIT_ANCHOR_SECONDS": (30, float),  # the app anchors the chain's head at least this often
     "SESSION_COOKIE_SECURE": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
     "DB_POOL_SIZE": (8, int),
     "DATA_KEY_FILE": ("", str),  # empty: DATA_DIR/data.key (field encryption and lookup keys)

@@ -154,11 +154,14 @@ class AuditEntry(BaseModel):
 
 class AuditCheckpoint(BaseModel):
     """The last entry removed by a retention purge: the chain is verified
-    from here on."""
+    from here on. ``seal`` is its HMAC under the audit key and ``purge_seq``
+    the ``audit.purge`` entry that vouches for it (migration 0009)."""
 
     seq = peewee.BigIntegerField(unique=True)
     mac = peewee.CharField(max_length=64)
     created_at = peewee.CharField(max_length=32)
+    purge_seq = peewee.BigIntegerField(null=True)  # null: written before 0009
+    seal = peewee.CharField(max_length=64, null=True)
 
 
 class PluginSetting(BaseModel):
