@@ -5,6 +5,7 @@ import datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, make_response, jsonify, redirect, render_template, request, url_for
+from flask import send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -18,10 +19,12 @@ from ..i18n import localized
 from ..models import MetadataRecord, Region, Staff, current_metadata
 from . import service
 from . import workflow as wf
+from .answers import FILE_TYPES, answers as case_answers, find_file
 from .models import Case, CaseEvent, Escalation, Subtask
 
 bp = Blueprint("cases", __name__)
 bp.add_app_template_global(render_form, "commission_form")
+bp.add_app_template_filter(personal.shown, "personal")
 OVERSEERS = {"supervisor", "stage_tracker", "county_admin"}
 
 
@@ -187,18 +190,43 @@ def list_cases():
                            items={r.key: r.content for r in current_metadata("items")})
 
 
-@bp.route("/cases/<int:case_id>")
+@bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
 @login_required
 def detail(case_id):
     case = scope.case_or_404(current_user, case_id)
+    revealed = personal.reveal_requested(case, "detail")
     flow = wf.load(case.workflow)
     events = list(CaseEvent.select().where(CaseEvent.case == case).order_by(CaseEvent.id))
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == case.county_code)}
     parts = list(Subtask.select().where(Subtask.case == case).order_by(Subtask.id))
     escalation = Escalation.get_or_none(Escalation.open_case == case.id)
-    return render_template("cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
-                           available=flow.available(case, current_user.role), item=case.item_record.content,
-                           departments=departments(), escalation=escalation, overseer=current_user.role in OVERSEERS)
+    answers, files = case_answers(case, _lang())
+    response = make_response(render_template(
+        "cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
+        available=flow.available(case, current_user.role), item=case.item_record.content,
+        departments=departments(), escalation=escalation, overseer=current_user.role in OVERSEERS,
+        answers=answers, files=files, revealed=revealed, may_reveal=can(current_user, "personal_data.reveal")))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/cases/<int:case_id>/files/<sha256>")
+@login_required
+def case_file(case_id, sha256):
+    """An uploaded scan of a case the user may read (404 otherwise)."""
+    case = scope.case_or_404(current_user, case_id)
+    found = find_file(case, sha256)
+    if found is None:
+        abort(404)
+    path, entry, name = found
+    with transaction():
+        audit.record("case.file_download", f"case:{case.number}", actor=current_user.username,
+                     role=current_user.role, county_code=case.county_code, payload={"field": name, "sha256": sha256})
+    download = personal.masked_text(entry.get("name"), f"cases.data.{name}.name") or path.name
+    response = send_file(path, mimetype=FILE_TYPES[entry["type"]], as_attachment=True, download_name=download,
+                         max_age=0, conditional=False, etag=False)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _back(case, exc):
@@ -337,7 +365,7 @@ def commission(case_id):
     return response
 
 
-@bp.route("/cases/<int:case_id>/notice/<kind>")
+@bp.route("/cases/<int:case_id>/notice/<kind>", methods=["GET", "POST"])
 @login_required
 def notice(case_id, kind):
     case = scope.case_or_404(current_user, case_id)
@@ -348,7 +376,12 @@ def notice(case_id, kind):
              .order_by(CaseEvent.id.desc()).first())
     if event is None:
         abort(404)
-    return render_template("cases/notice.html", case=case, item=case.item_record.content, event=event, kind=kind)
+    revealed = personal.reveal_requested(case, f"notice.{kind}")
+    response = make_response(render_template(
+        "cases/notice.html", case=case, item=case.item_record.content, event=event, kind=kind, revealed=revealed,
+        may_reveal=can(current_user, "personal_data.reveal")))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- handover -------------------------------------------------------------------
