@@ -91,3 +91,18 @@ def test_rating_comment_is_kept_protected_shown_and_exported(demo_app):
     cells = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert cells[case.number][-2:] == (4, shown)
     assert phone not in supervisor.get("/cases/export.csv").get_data(as_text=True)
+
+
+def test_rating_comment_migration_goes_down_and_up(app):
+    from playhouse.migrations import Runner
+
+    from core.db import MIGRATIONS, proxy
+
+    with app.app_context():
+        db, runner = proxy.obj, Runner(proxy.obj, str(MIGRATIONS))
+        assert "rating_comment" in [c.name for c in db.get_columns("cases")]
+        target = next(m.name for m in runner.status() if m.name.startswith("0010_"))
+        assert runner.down(target)[-1] == target
+        assert "rating_comment" not in [c.name for c in db.get_columns("cases")]
+        assert target in runner.up()
+        assert "rating_comment" in [c.name for c in db.get_columns("cases")]
