@@ -93,16 +93,29 @@ def test_rating_comment_is_kept_protected_shown_and_exported(demo_app):
     assert phone not in supervisor.get("/cases/export.csv").get_data(as_text=True)
 
 
-def test_rating_comment_migration_goes_down_and_up(app):
+def test_migration_0010_goes_down_and_up_and_protects_older_free_text(demo_app):
+    """Text written before this change (plain notes, numbers in number
+    fields) is rewritten with tokens when the migration runs."""
     from playhouse.migrations import Runner
 
+    from core import personal
+    from core.cases.models import CaseEvent
     from core.db import MIGRATIONS, proxy
 
-    with app.app_context():
+    phone, id_shaped = "13912340000", "150626199001010011"
+    with demo_app.app_context():
         db, runner = proxy.obj, Runner(proxy.obj, str(MIGRATIONS))
-        assert "rating_comment" in [c.name for c in db.get_columns("cases")]
         target = next(m.name for m in runner.status() if m.name.startswith("0010_"))
         assert runner.down(target)[-1] == target
         assert "rating_comment" not in [c.name for c in db.get_columns("cases")]
+        event = CaseEvent.select().order_by(CaseEvent.id).first()
+        case = Case.select(Case.id, Case.data).order_by(Case.id).first()
+        CaseEvent.update(note=f"旧备注 电话{phone}").where(CaseEvent.id == event.id).execute()
+        Case.update(data={**case.data, "household_size": int(id_shaped)}).where(Case.id == case.id).execute()
         assert target in runner.up()
         assert "rating_comment" in [c.name for c in db.get_columns("cases")]
+        note = CaseEvent.get_by_id(event.id).note
+        stored = Case.select(Case.data).where(Case.id == case.id).get().data["household_size"]
+        assert note.startswith("旧备注 电话⟦enc1:") and phone not in note
+        assert personal.masked_text(note, "case_event.note") == f"旧备注 电话{masked_phone(phone)}"
+        assert stored.startswith("enc1:") and personal.decrypt(stored, "cases.data.household_size") == id_shaped
