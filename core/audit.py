@@ -115,6 +115,9 @@ class AuditLog:
         return self._hmac(["audit.checkpoint", seq, mac, created_at, purge_seq])
 
     def record(self, action, entity, *, actor="system", role="system", payload=None, county_code=""):
+        from .personal import protect_payload  # ID numbers and phones become tokens before the MAC
+
+        payload = protect_payload(payload)
         db = dbmod.proxy.obj
         if not db.in_transaction():
             raise AuditError("audit.record() must run inside the transaction of the change it records")

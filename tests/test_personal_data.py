@@ -97,3 +97,22 @@ def test_roles_without_reveal_permission_cannot_reveal(demo_app):
     assert full_id not in html and 'id="reveal"' not in html
     token = csrf_token(client, f"/cases/{case.id}/commission")
     assert client.post(f"/cases/{case.id}/commission", data={"csrf_token": token}).status_code == 403
+
+
+def test_free_text_holds_no_plain_id_number_or_phone_in_the_database(demo_app):
+    """A text field, a scan's file name, an urge note and a decline reason
+    with ID numbers and phones: none of them rests in plain text anywhere
+    (every column of every table, the SQLite files themselves), yet the rest
+    of the text stays readable."""
+    from core.cases.models import CaseEvent
+    from core.forms import valid_id_number
+    from tests.personal_helpers import SECRETS, filed_urged_declined
+
+    case = filed_urged_declined(demo_app)
+    raw, text = database_bytes(demo_app), database_rows(demo_app)
+    assert [s for s in SECRETS if s.encode() in raw or s in text] == []
+    assert [m for m in (x.decode() for x in ID_RE.findall(text.encode())) if valid_id_number(m) is None] == []
+    with demo_app.app_context():
+        notes = [e.note for e in CaseEvent.select().where(CaseEvent.case == case.id).order_by(CaseEvent.id)]
+        assert "不符合条件" in notes[-1] and "申请人电话⟦enc1:" in notes[-1]
+        assert "北京市，联系人身份证⟦enc1:" in Case.get_by_id(case.id).data["destination"]

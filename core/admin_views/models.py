@@ -21,6 +21,7 @@ from ..db import transaction
 from ..i18n import localized
 from ..models import AuditEntry, Holiday, Region, Staff
 from ..permissions import administrator_kind, can
+from ..personal import masked_payload
 
 
 class SecureModelView(ModelView):
@@ -330,6 +331,9 @@ class AuditView(SecureModelView):
     column_filters = ("action", "role")
     column_labels = {"seq": "#", "created_at": _l("Time"), "actor": _l("By"), "role": _l("Role"),
                      "action": _l("Action"), "entity": _l("Entity")}
+
+    # personal numbers in payloads are tokens; the audit administrator sees them masked
+    column_formatters = {"payload": lambda view, context, model, name: masked_payload(model.payload)}
 
     def scoped(self, query):
         return query.where(AuditEntry.county_code.in_(["", current_user.county_code]))

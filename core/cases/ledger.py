@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, catalog, scope
+from .. import audit, catalog, personal, scope
 from ..permissions import require
 from ..db import transaction
 from ..i18n import localized
@@ -49,6 +49,8 @@ def row(case, names):
         "overdue": bool(case.due_day and not case.finished_on and case.due_day < today),
         "finished": case.finished_on.isoformat() if case.finished_on else "",
         "agent": names.get(("staff", case.owner_id), ""),
+        "rating": case.rating,
+        "rating_comment": personal.masked_text(case.rating_comment or "", "cases.rating_comment"),
     }
 
 
@@ -90,7 +92,8 @@ def api_count():
 
 COLUMNS = [("number", "Receipt number"), ("date", "Date"), ("applicant", "Applicant"), ("id_number", "ID number"),
            ("phone", "Phone"), ("village", "Village"), ("item", "Item"), ("state", "State"), ("due", "Finish by"),
-           ("overdue", "Overdue"), ("finished", "Finished on"), ("agent", "Owner")]
+           ("overdue", "Overdue"), ("finished", "Finished on"), ("agent", "Owner"), ("rating", "Rating"),
+           ("rating_comment", "Rating comment")]
 
 
 def _rows():

@@ -40,6 +40,7 @@ class Case(BaseModel):
     tolerance = JSONField(null=True)  # {"material": …, "due": ISO date, "met": bool}
     delivery = JSONField(null=True)
     rating = peewee.IntegerField(null=True)
+    rating_comment = peewee.TextField(null=True)  # free text: personal numbers as tokens
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     finished_on = peewee.DateField(null=True)

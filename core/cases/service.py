@@ -22,12 +22,17 @@ def today():
 
 
 def _event(case, user, action, from_state, note="", data=None, role=None):
+    """The case's ledger row; personal numbers in its note and data are stored
+    as tokens (:func:`personal.protect_text`)."""
     return CaseEvent.create(county_code=case.county_code, case=case, actor=getattr(user, "id", None),
                             role=role or getattr(user, "role", "system"), action=action, from_state=from_state,
-                            to_state=case.state, note=note or "", data=data)
+                            to_state=case.state, note=personal.protect_text(note or "", "case_event.note"),
+                            data=personal.protect_mapping(data, "case_event.data") if data is not None else None)
 
 
 def _audit(case, user, action, payload=None):
+    """The audit entry of a case action (``audit.record`` protects the
+    payload's personal numbers before it is MACed)."""
     audit.record(action, f"case:{case.number}", actor=getattr(user, "username", "system"),
                  role=getattr(user, "role", "system"), county_code=case.county_code, payload=payload or {})
 
@@ -154,7 +159,8 @@ def _apply_effects(case, transition, inputs, user):
         due = _date(inputs["promise_due"])
         if due <= day:
             raise wf.TransitionError(_l("The promised date must be after today."))
-        case.tolerance = {"material": inputs["missing_material"], "due": due.isoformat(), "met": False}
+        case.tolerance = {"material": personal.protect_text(inputs["missing_material"], "cases.tolerance.material"),
+                          "due": due.isoformat(), "met": False}
     if transition.assignee == "department":
         helper = _helper_for(case, inputs["department"], transition.assignee_role, inputs.get("helper"))
         case.department, case.assignee = inputs["department"], helper.id
@@ -171,12 +177,13 @@ def _apply_effects(case, transition, inputs, user):
         if not isinstance(delivery, dict) or delivery.get("method") not in DELIVERY_METHODS \
                 or not delivery.get("received_by"):
             raise wf.TransitionError(_l("Say how the result was delivered and who received it."))
-        case.delivery = delivery
+        case.delivery = personal.protect_mapping(delivery, "cases.delivery")
     if "rating" in transition.requires:
         rating = int(inputs["rating"])
         if rating not in range(1, 6):
             raise wf.TransitionError(_l("The rating is from 1 to 5."))
         case.rating = rating
+        case.rating_comment = personal.protect_text(inputs.get("comment") or None, "cases.rating_comment")
 
 
 def _date(value):
@@ -217,7 +224,7 @@ def complete_subtask(case, user, note=""):
         part = Subtask.get_or_none((Subtask.case == case) & (Subtask.helper == user.id) & (Subtask.state == "open"))
         if part is None:
             raise wf.TransitionError(_l("You have no open part in this case."))
-        part.state, part.note, part.done_at = "done", note, utcnow()
+        part.state, part.note, part.done_at = "done", personal.protect_text(note, "subtask.note"), utcnow()
         part.save()
         _event(case, user, "complete_part", case.state, note=note, data={"department": part.department})
         _audit(case, user, "case.complete_part", {"department": part.department})
@@ -311,7 +318,8 @@ def supply_material(case, user, note=""):
         case.tolerance = {**case.tolerance, "met": True, "met_on": today().isoformat()}
         case.save()
         _event(case, user, "supply_material", case.state, note=note)
-        _audit(case, user, "case.supply_material", {"material": case.tolerance["material"]})
+        _audit(case, user, "case.supply_material",
+               {"material": personal.reveal_text(case.tolerance["material"], "cases.tolerance.material")})
 
 
 # --- handover -----------------------------------------------------------------
@@ -355,7 +363,8 @@ def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
         parts = Subtask.update(helper=to_staff.id).where((Subtask.helper == from_staff.id)
                                                          & (Subtask.state == "open")).execute()
         record = Handover.create(county_code=from_staff.county_code, from_staff=from_staff, to_staff=to_staff,
-                                 actor=getattr(actor, "id", None), cases=moved, note=note)
+                                 actor=getattr(actor, "id", None), cases=moved,
+                                 note=personal.protect_text(note, "handover.note"))
         if disable:
             Staff.update(active=False).where(Staff.id == from_staff.id).execute()
         audit.record("staff.handover", f"staff:{from_staff.username}", actor=getattr(actor, "username", "system"),

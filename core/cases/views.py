@@ -5,6 +5,7 @@ import datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, make_response, jsonify, redirect, render_template, request, url_for
+from flask import send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -18,6 +19,7 @@ from ..i18n import localized
 from ..models import MetadataRecord, Region, Staff
 from . import service
 from . import workflow as wf
+from .answers import FILE_TYPES, answers as case_answers, find_file
 from .models import Case, CaseEvent, Escalation, Subtask
 
 bp = Blueprint("cases", __name__)
@@ -25,6 +27,7 @@ bp.add_app_template_global(render_form, "commission_form")
 #: supervision actions and the permission each needs
 SUPERVISION = {"urge": "case.remind", "extend": "case.extend", "reassign_owner": "case.reassign",
                "reassign_assignee": "case.reassign"}
+bp.add_app_template_filter(personal.shown, "personal")
 
 
 def _lang():
@@ -194,10 +197,11 @@ def list_cases():
                            items={r.key: r.content for r in catalog.all_current("items", county=current_user.county_code)})
 
 
-@bp.route("/cases/<int:case_id>")
+@bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
 @login_required
 def detail(case_id):
     case = scope.case_or_404(current_user, case_id)
+    revealed = personal.reveal_requested(case, "detail")
     flow = wf.load(case.workflow)
     events = list(CaseEvent.select().where(CaseEvent.case == case).order_by(CaseEvent.id))
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == case.county_code)}
@@ -214,6 +218,7 @@ def _int(value):
     """A form's id field as an int (0 for anything that is not one)."""
     value = (value or "").strip()
     return int(value) if value.isdigit() and len(value) < 19 else 0
+bp.add_app_template_filter(personal.shown, "personal")
 
 
 def _back(case, exc):
@@ -357,7 +362,7 @@ def commission(case_id):
     return response
 
 
-@bp.route("/cases/<int:case_id>/notice/<kind>")
+@bp.route("/cases/<int:case_id>/notice/<kind>", methods=["GET", "POST"])
 @login_required
 def notice(case_id, kind):
     case = scope.case_or_404(current_user, case_id)
@@ -368,7 +373,12 @@ def notice(case_id, kind):
              .order_by(CaseEvent.id.desc()).first())
     if event is None:
         abort(404)
-    return render_template("cases/notice.html", case=case, item=case.item_record.content, event=event, kind=kind)
+    revealed = personal.reveal_requested(case, f"notice.{kind}")
+    response = make_response(render_template(
+        "cases/notice.html", case=case, item=case.item_record.content, event=event, kind=kind, revealed=revealed,
+        may_reveal=can(current_user, "personal_data.reveal")))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- handover -------------------------------------------------------------------

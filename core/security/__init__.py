@@ -1,6 +1,6 @@
 """Protection of personal data: field encryption, lookup hashes, masking."""
 from .crypto import CryptoError, FieldCipher, Keys, load_keys, normalise
-from .masking import mask_id_number, mask_phone, mask_text, mask_value
+from .masking import PERSONAL_PATTERN, mask_id_number, mask_phone, mask_text, mask_value
 
 __all__ = [
     "CryptoError",
@@ -8,6 +8,7 @@ __all__ = [
     "Keys",
     "load_keys",
     "normalise",
+    "PERSONAL_PATTERN",
     "mask_id_number",
     "mask_phone",
     "mask_text",

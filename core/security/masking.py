@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["mask_id_number", "mask_phone", "mask_value", "mask_text"]
+__all__ = ["PERSONAL_PATTERN", "mask_id_number", "mask_phone", "mask_value", "mask_text"]
 
 # An 18-character resident ID (17 digits + digit or X) or an 11-digit mainland
 # mobile, not inside a longer digit run. A trailing X ends the run, so
 # "...002X138..." holds an ID and a mobile.
-_PATTERN = re.compile(
+PERSONAL_PATTERN = _PATTERN = re.compile(
     r"(?<![0-9])(?:(?P<id>[0-9]{17}(?:[0-9](?![0-9])|[Xx]))|(?P<mobile>1[3-9][0-9]{9}(?![0-9])))"
 )
 
