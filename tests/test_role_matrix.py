@@ -116,9 +116,18 @@ def _case(app, items, helper, state="accepted", kind="promised", **extra):
         return case.id
 
 
+def _noticed_case(app, items, helper):
+    """A case with a one-time notice (so its notice page exists)."""
+    case_id = _case(app, items, helper, state="applied")
+    with app.app_context():
+        service.take(Case.get_by_id(case_id), "one_time_notice", User(Staff.get(Staff.username == "galutu.agent")),
+                     {"missing_materials": ["户口簿"]})
+    return case_id
+
+
 def _url_for_every_rule(app, case_id):
     """Each rule of the URL map with its arguments filled."""
-    args = {"case_id": case_id, "code": "x", "kind": "decline", "number": "x", "key": "x", "export_type": "csv",
+    args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
             "job": "x", "filename": "x", "sha256": "0" * 64}
     out = []
     for rule in app.url_map.iter_rules():
@@ -163,7 +172,7 @@ def _refusal(role, spec):
 
 def test_every_route_is_in_the_matrix_and_refuses_every_role_without_its_permission(world):
     app, clients, items, helper = world
-    case_id = _case(app, items, helper)
+    case_id = _noticed_case(app, items, helper)
     checked = 0
     tokens = {role: _token(client) for role, client in clients.items()}
     for endpoint, path, methods in _url_for_every_rule(app, case_id):
@@ -186,11 +195,8 @@ def test_every_route_is_in_the_matrix_and_refuses_every_role_without_its_permiss
 
 def test_every_role_with_the_permission_gets_the_page(world):
     app, clients, items, helper = world
-    case_id = _case(app, items, helper, state="noticed")
+    case_id = _noticed_case(app, items, helper)
     with app.app_context():
-        Case.update(state="applied").where(Case.id == case_id).execute()
-        service.take(Case.get_by_id(case_id), "one_time_notice", User(Staff.get(Staff.username == "galutu.agent")),
-                     {"missing_materials": ["户口簿"]})
         code = Case.get_by_id(case_id).item_code
     pages = {"cases.list_cases": "/cases", "cases.pick_item": "/cases/new", "cases.api_items": "/api/items",
              "cases.api_item_form": f"/api/items/{code}/form", "cases.new_case": f"/cases/new/{code}",
