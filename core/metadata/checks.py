@@ -10,11 +10,19 @@ def check_forms(catalog, errors):
     from ..forms import FormSpecError, build_form_spec
     from .loader import MetadataError, _line_of
 
-    guide_sets = catalog.entries("guide_fields")
-    if not guide_sets:
+    national = [e for e in catalog.entries("guide_fields") if catalog.tenant(e) == ""]
+    guides = {}
+    for ruleset in catalog.entries("rulesets"):
+        county = catalog.tenant(ruleset)
+        chosen = catalog.lookup("guide_fields", str(ruleset.data.get("guide_fields", "")), county)
+        if county and chosen is not None:
+            guides[county] = chosen.data
+    default = national[0].data if national else next(iter(catalog.entries("guide_fields")), None)
+    if default is None:
         return
-    guide = guide_sets[0].data
+    default = getattr(default, "data", default)
     for entry in catalog.entries("items"):
+        guide = guides.get(catalog.tenant(entry), default)
         try:
             build_form_spec(entry.data, guide)
         except FormSpecError as exc:

@@ -65,22 +65,76 @@ class Pack:
     entries: list = field(default_factory=list)
 
 
+#: kinds whose codes are national by nature (division codes, usernames):
+#: their county comes from the data, and they are never namespaced.
+GLOBAL_CODE_KINDS = ("regions", "sites", "staff")
+
+
+def tenant_of(pack, entry) -> str:
+    """The county an entry belongs to ("" for national entries)."""
+    if entry.kind in GLOBAL_CODE_KINDS:
+        code = entry.data.get("code") if entry.kind == "regions" else entry.data.get("region")
+        return str(code or "")[:6]
+    return str(pack.county or "") if pack is not None else ""
+
+
+def qualified(county, key) -> str:
+    """The catalog key of a county's entry whose code another county uses
+    too (``:`` never appears in a code)."""
+    return f"{county}:{key}"
+
+
 @dataclass
 class Catalog:
-    """The merged result: ``kinds[kind][key] -> Entry``."""
+    """The merged result: ``kinds[kind][key] -> Entry``. Codes are unique
+    within a county: when several counties define the same code, each
+    county's entry is kept under ``county:code`` (see :func:`qualified`)."""
 
     packs: list
     kinds: dict
 
-    def get(self, kind, key):
-        entry = self.kinds.get(kind, {}).get(key)
+    def get(self, kind, key, county=""):
+        entry = self.lookup(kind, key, county)
         return entry.data if entry else None
+
+    def pack(self, name):
+        return next((p for p in self.packs if p.name == name), None)
+
+    def tenant(self, entry) -> str:
+        return tenant_of(self.pack(entry.pack), entry)
+
+    def lookup(self, kind, key, county=""):
+        """The entry ``key`` means for ``county``: its own, else a national
+        one; never another county's."""
+        known = self.kinds.get(kind, {})
+        entry = known.get(qualified(county, key)) if county else None
+        entry = entry or known.get(key)
+        if entry is not None and self.tenant(entry) not in ("", county) and kind not in GLOBAL_CODE_KINDS:
+            return None
+        return entry
 
     def entries(self, kind):
         return [self.kinds[kind][k] for k in sorted(self.kinds.get(kind, {}))]
 
     def count(self):
         return sum(len(v) for v in self.kinds.values())
+
+
+def index_entries(packs) -> dict:
+    """``kinds[kind][key]`` of already-merged entries (from the database):
+    the code as key, or ``county:code`` where several counties use it."""
+    found = {}
+    for pack in packs:
+        for entry in pack.entries:
+            found.setdefault((entry.kind, entry.key), []).append((pack, entry))
+    kinds = {}
+    for (kind, key), pairs in found.items():
+        counties = {"" if kind in GLOBAL_CODE_KINDS else str(p.county or "") for p, _e in pairs}
+        for pack, entry in pairs:
+            county = "" if kind in GLOBAL_CODE_KINDS else str(pack.county or "")
+            name = qualified(county, key) if len(counties - {""}) > 1 and county else key
+            kinds.setdefault(kind, {})[name] = entry
+    return kinds
 
 
 def canonical_json(data) -> str:
@@ -257,8 +311,7 @@ def merge(packs, errors) -> Catalog:
     for pack in packs:
         for entry in pack.entries:
             found.setdefault((entry.kind, entry.key), []).append(entry)
-    kinds = {}
-    for (kind, key), entries in sorted(found.items()):
+    def resolve(kind, key, entries):
         winners = [e for e in entries if all(beats(e.pack, o.pack) for o in entries if o is not e and o.pack != e.pack)]
         same_pack = len({e.pack for e in entries}) < len(entries)
         if len(entries) > 1 and (len(winners) != 1 or same_pack):
@@ -268,8 +321,28 @@ def merge(packs, errors) -> Catalog:
                                         f"{kind}[{first.index}]",
                                         f"duplicate {kind} code {key!r} (defined at {places}); "
                                         "a pack that means to replace it lists the other pack under 'overrides'"))
+            return None
+        return winners[0] if len(entries) > 1 else entries[0]
+
+    kinds = {}
+    for (kind, key), entries in sorted(found.items()):
+        counties = {}
+        for e in entries:
+            county = "" if kind in GLOBAL_CODE_KINDS else str(by_name[e.pack].county or "")
+            counties.setdefault(county, []).append(e)
+        national = counties.pop("", [])
+        if len(counties) <= 1:  # one county (or none): the code is the key
+            winner = resolve(kind, key, entries)
+            if winner is not None:
+                kinds.setdefault(kind, {})[key] = winner
             continue
-        kinds.setdefault(kind, {})[key] = winners[0] if len(entries) > 1 else entries[0]
+        # several counties use the code: each is its own, beside the national entry
+        if national and (winner := resolve(kind, key, national)) is not None:
+            kinds.setdefault(kind, {})[key] = winner
+        for county, own in sorted(counties.items()):
+            winner = resolve(kind, key, national + own)
+            if winner is not None and winner not in national:
+                kinds.setdefault(kind, {})[qualified(county, key)] = winner
     catalog = Catalog(packs, kinds)
     check_references(catalog, errors)
     return catalog
@@ -290,11 +363,13 @@ def _values(data, dotted):
 
 
 def check_references(catalog, errors, references=REFERENCES):
+    """Every reference names an entry of the referring entry's county or a
+    national one (never another county's)."""
     for kind, dotted, target in references:
-        known = catalog.kinds.get(target, {})
         for key, entry in catalog.kinds.get(kind, {}).items():
+            county = catalog.tenant(entry)
             for value in _values(entry.data, dotted):
-                if str(value) not in known:
+                if catalog.lookup(target, str(value), county) is None:
                     path = dotted.replace("[]", "")
                     errors.append(MetadataError(
                         entry.file, _line_of(Path(entry.file), [kind, entry.index, path.split(".")[0]]),

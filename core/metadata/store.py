@@ -25,10 +25,9 @@ def _hash(data) -> str:
 
 
 def _county_of(pack, entry) -> str:
-    if entry.kind in ("regions", "sites", "staff"):
-        code = entry.data.get("code") if entry.kind == "regions" else entry.data.get("region")
-        return str(code)[:6]
-    return str(pack.county or "")
+    from .loader import tenant_of
+
+    return tenant_of(pack, entry)
 
 
 def manifests(catalog: Catalog) -> dict:
@@ -46,9 +45,9 @@ def sync(catalog: Catalog, actor="system", role="system") -> dict:
         current = {(r.county_code, r.kind, r.key): r for r in MetadataRecord.select().where(MetadataRecord.current)}
         plan, seen = [], set()
         for kind, entries in sorted(catalog.kinds.items()):
-            for key, entry in sorted(entries.items()):
+            for _key, entry in sorted(entries.items()):
                 county = _county_of(packs[entry.pack], entry)
-                ident = (county, kind, key)
+                ident = (county, kind, entry.key)
                 seen.add(ident)
                 digest = _hash(entry.data)
                 old = current.get(ident)
@@ -186,12 +185,12 @@ def _dump(path: Path, data) -> Path:
 
 def catalog_from_db() -> Catalog:
     """The current records as a Catalog (packs from the sync manifests)."""
-    from .loader import Entry, Pack
+    from .loader import Entry, Pack, index_entries
 
     manifests_by_name = {}
     for run in MetadataSync.select(MetadataSync.packs).order_by(MetadataSync.id):
         manifests_by_name.update(run.packs)
-    packs, kinds = {}, {}
+    packs = {}
     for rec in MetadataRecord.select().where(MetadataRecord.current).order_by(MetadataRecord.id):
         if rec.pack not in packs:
             m = manifests_by_name.get(rec.pack, {"name": rec.pack})
@@ -199,8 +198,7 @@ def catalog_from_db() -> Catalog:
                                    m.get("county"), list(m.get("overrides", [])), m.get("title"))
         entry = Entry(rec.kind, rec.key, rec.content, rec.pack, f"<database>/{rec.pack}/{rec.kind}", 0)
         packs[rec.pack].entries.append(entry)
-        kinds.setdefault(rec.kind, {})[rec.key] = entry
-    return Catalog(list(packs.values()), kinds)
+    return Catalog(list(packs.values()), index_entries(packs.values()))
 
 
 def save_entries(changes, actor, role, kinds=None):
@@ -213,7 +211,7 @@ def save_entries(changes, actor, role, kinds=None):
     """
     from marshmallow import ValidationError
 
-    from .loader import Entry, MetadataError, MetadataInvalid, _dotted, _flatten, check_references
+    from .loader import Entry, MetadataError, MetadataInvalid, _dotted, _flatten, check_references, index_entries
 
     kinds = kinds or BUILTIN_KINDS
     catalog = catalog_from_db()
@@ -227,18 +225,21 @@ def save_entries(changes, actor, role, kinds=None):
                 errors.append(MetadataError(f"{kind}", None, _dotted([*keys]), message))
             continue
         key = str(data[key_field])
-        old = catalog.kinds.get(kind, {}).get(key)
+        target = catalog.pack(pack) if pack else None
+        county = str(target.county or "") if target is not None else ""
+        old = catalog.lookup(kind, key, county)
+        if old is not None and target is not None and catalog.pack(old.pack).county != target.county:
+            old = None  # a national entry the county now shadows stays as it is
         pack = pack or (old.pack if old else None)
         if pack is None or pack not in {p.name for p in catalog.packs}:
             errors.append(MetadataError(kind, None, "pack", f"unknown pack {pack!r}"))
             continue
-        target = next(p for p in catalog.packs if p.name == pack)
+        target = catalog.pack(pack)
         if old is not None:
-            owner = next(p for p in catalog.packs if p.name == old.pack)
-            owner.entries = [e for e in owner.entries if not (e.kind == kind and e.key == key)]
-        entry = Entry(kind, key, data, pack, f"<database>/{pack}/{kind}", 0)
-        target.entries.append(entry)
-        catalog.kinds.setdefault(kind, {})[key] = entry
+            owner = catalog.pack(old.pack)
+            owner.entries = [e for e in owner.entries if e is not old]
+        target.entries.append(Entry(kind, key, data, pack, f"<database>/{pack}/{kind}", 0))
+        catalog.kinds = index_entries(catalog.packs)
     if not errors:
         check_references(catalog, errors)
         from .checks import check_forms
