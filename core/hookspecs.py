@@ -32,6 +32,14 @@ def register_metadata_packs(register):
 
 
 @hookspec
+def register_demo_packs(register):
+    """Fires when ``bangban demo`` loads demo data. Call ``register(path,
+    county="CODE")`` with the directory of a pack holding a county's demo
+    regions, sites and staff (never synced outside the demo). All results
+    are used; ``bangban demo --county CODE`` loads only that county's."""
+
+
+@hookspec
 def register_metadata_kinds(register):
     """Fires when the metadata schema registry is built.
 
@@ -139,3 +147,108 @@ def permission_allowed(actor, action, resource):
     to deny, ``True`` to allow what the role does not grant, ``None`` for no
     opinion. Any ``False`` wins over every ``True``; a resource must still
     be in the actor's scope. All results are used."""
+
+
+# --- cases (the domain) ---------------------------------------------------
+
+@hookspec
+def case_created(case, item, actor, data):
+    """Fires inside the transaction that writes a new case (after its
+    commission, first event and audit entry), so a plugin's own writes are
+    atomic with it; raising aborts the whole submission. ``item`` is the
+    item's metadata, ``data`` the validated form answers (personal numbers
+    already protected). Return value ignored. All implementations run."""
+
+
+@hookspec
+def case_moved(case, transition, from_state, actor, inputs):
+    """Fires inside the transaction of a workflow transition, after the
+    case row, its event and audit entry are written; raising aborts the
+    transition. ``transition`` is the :class:`core.cases.workflow.Transition`,
+    ``inputs`` what it required. Return value ignored. All implementations
+    run."""
+
+
+@hookspec
+def case_committed(case, action, from_state, actor):
+    """Fires after the transaction of a case's creation (``action`` is
+    ``"apply"``, ``from_state`` None) or transition has committed: for
+    notifications and outbound messages (write them to the outbox in your
+    own transaction; never let a failure here undo the case). Exceptions
+    are logged, not raised. Return value ignored."""
+
+
+@hookspec
+def rating_recorded(case, rating, comment, channel, actor):
+    """Fires inside the transaction that stores a rating (1–5; 1 and 2 are
+    差评) of a case; ``channel`` says how it came (``staff`` on the
+    applicant's behalf, ``qr`` from the receipt, ``online``); ``actor`` is
+    None for a citizen. Return value ignored."""
+
+
+@hookspec(firstresult=True)
+def case_deadline(case, item, start, days):
+    """Fires when a case's deadline is computed (acceptance, resumption,
+    extension). Return a different number of working days than ``days`` (the
+    item's promised days plus extensions) to adjust it for a region, or None
+    to keep it. The first non-None result wins."""
+
+
+# --- forms ----------------------------------------------------------------
+
+@hookspec
+def prepare_form_spec(spec, item, county_code, locale):
+    """Fires when an item's commission form spec is built for a county
+    (once per item version, county and language: the result is cached).
+    Change ``spec`` in place: add a field to a section, adjust a label, a
+    ``pattern`` or a required flag. Return value ignored. All
+    implementations run, in plugin-name order."""
+
+
+# --- registries -----------------------------------------------------------
+
+@hookspec
+def register_metrics(register):
+    """Fires when the metric registry is built (reports, dashboards,
+    ``bangban report``). Call ``register(code, label=…, compute=fn,
+    unit="rate"|"count", levels=("site", "township", "county"))``; ``fn(
+    cases, period, scope)`` gets a peewee query of the scoped cases of the
+    period and returns ``(numerator, denominator)`` (a count has
+    denominator None). A code registered twice is an error naming both
+    plugins. All results are used."""
+
+
+@hookspec
+def register_compliance_criteria(register):
+    """Fires when the compliance registry is built. Call ``register(code,
+    label=…, check=fn)`` for each criterion a site standard may name as
+    ``measure:``; ``fn(site, standard, requirement)`` returns
+    ``("met"|"not_met"|"not_measurable", evidence_text)``. Criteria without
+    a check are answered by the site with evidence and reviewed by the
+    county. All results are used."""
+
+
+@hookspec
+def register_intake_channels(register):
+    """Fires when the intake channels are listed (case form, KPIs, public
+    directory). Call ``register(code, label=…, site_kinds=(…), roles=(…))``
+    for each channel a case can come in through (window,
+    comprehensive_window, bank, post, mobile, online, phone, home_visit).
+    All results are used; a code registered twice is an error."""
+
+
+@hookspec
+def register_site_kinds(register):
+    """Fires when the site kinds are listed (metadata schemas, the public
+    directory). Call ``register(code, label=…, level="township"|"village"|
+    "partner")`` for each kind of site (service_center, service_station,
+    service_point, bank_branch, post_office …). All results are used."""
+
+
+@hookspec
+def register_languages(register):
+    """Fires when the UI languages are listed. Call ``register(locale,
+    name=…, direction="ltr"|"vertical-lr", script=…, font_css=url_or_None,
+    month_names=[12], weekday_names=[7], date_format=…)``; a locale's own
+    name is shown in its own language. All results are used; a locale
+    registered twice is an error."""
