@@ -306,20 +306,21 @@ def county_init(ctx, code):
 
 @cli.command()
 @click.option("--password", default="Bangban@2026", show_default=True, help="password of every demo account")
+@click.option("--county", default=None, help="load only this county's demo (default: every loaded region's)")
 @pass_ctx
-def demo(ctx, password):
-    """Load the demo county (乌审旗) and print its logins."""
+def demo(ctx, password, county):
+    """Load the demo counties of the loaded region plugins and print their logins."""
     from .demo import DemoError, load_demo
     from .metadata.loader import MetadataInvalid
 
     try:
         with ctx.app.app_context():
-            logins = load_demo(ctx.pm, password)
+            logins = load_demo(ctx.pm, password, county=county)
     except DemoError as exc:
         _fail(f"bangban demo: {exc}")
     except MetadataInvalid as exc:
         _fail(f"bangban demo: the metadata is invalid:\n{exc}")
-    click.echo("Demo county 乌审旗 (150626) loaded. Logins (password for all: %s):" % password)
+    click.echo("Demo loaded. Logins (password for all: %s):" % password)
     for username, role, name in logins:
         click.echo(f"  {username:<24} {role:<20} {name}")
 

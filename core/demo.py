@@ -1,9 +1,11 @@
-"""``bangban demo``: the demo county 乌审旗 from metadata.
+"""``bangban demo``: demo counties from metadata.
 
-Syncs every loaded plugin's packs plus the demo pack (illustrative villages,
-sites and staff), then creates an account for each demo staff entry. Running
-it again changes nothing that is already there (passwords are reset to the
-given one so the printed logins always work).
+Syncs every loaded plugin's packs plus the demo packs plugins register with
+``register_demo_packs`` (illustrative villages, sites and staff of one
+county each; ``county=`` selects one), then creates an account for each demo
+staff entry and demo cases in every state for each county. Running it again
+changes nothing that is already there (passwords are reset to the given one
+so the printed logins always work).
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from . import audit, db
 from .auth import check_password, hash_password
 from .i18n import localized
 from .metadata import store
-from .paths import METADATA
 from .models import Staff
 
 
@@ -21,19 +22,35 @@ class DemoError(RuntimeError):
     pass
 
 
-def load_demo(pm, password: str):
+def demo_packs(pm, county=None):
+    """``[(path, county)]`` of the demo packs the loaded plugins offer."""
+    from pathlib import Path
+
+    from .plugins import collect
+
+    found = [(Path(args[0]), str(kw.get("county") or (args[1] if len(args) > 1 else "")))
+             for _plugin, args, kw in collect(pm, "register_demo_packs")]
+    return [(path, code) for path, code in found if county is None or code == county]
+
+
+def load_demo(pm, password: str, county=None):
     from .cli import load_catalog, pack_paths
 
-    paths = pack_paths(pm)
-    if not any(p.name == "wushen" for p in paths):
-        raise DemoError("the demo needs the 'wushen' plugin (set BANGBAN_PLUGINS to include it)")
-    catalog = load_catalog(pm, [*paths, METADATA / "demo"])
+    demos = demo_packs(pm, county)
+    if not demos:
+        offered = ", ".join(sorted(c for _p, c in demo_packs(pm))) or "none"
+        raise DemoError(f"no loaded plugin offers a demo for county {county or 'any'} (offered: {offered}); "
+                        "set BANGBAN_PLUGINS to include a region plugin")
+    catalog = load_catalog(pm, [*pack_paths(pm), *(path for path, _c in demos)])
     db.migrate()
     store.sync(catalog, actor="demo", role="system")
     logins = []
     with db.transaction():
+        counties = {code for _p, code in demos}
         for entry in catalog.entries("staff"):
             data = entry.data
+            if data["region"][:6] not in counties:
+                continue
             name = localized(data["name"], "zh")
             fields = dict(name=name, role=data["role"], region=data["region"], county_code=data["region"][:6],
                           department=data.get("department"), active=True)
@@ -57,5 +74,6 @@ def load_demo(pm, password: str):
 
     year = datetime.date.today().year
     workdays.seed_holidays([year, year + 1], actor="demo")
-    load_demo_cases()
+    for _path, code in demos:
+        load_demo_cases(code)
     return logins

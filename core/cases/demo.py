@@ -23,39 +23,73 @@ PEOPLE = [("乌日娜", "19680512"), ("王建国", "19550803"), ("其木格", "1
           ("宝音", "19581230")]
 
 
-def _user(username):
-    staff = Staff.get_or_none(Staff.username == username)
-    return User(staff) if staff else None
+def _item(predicate, county):
+    from .. import catalog
 
-
-def _item(predicate):
-    for record in (MetadataRecord.select().where((MetadataRecord.kind == "items") & MetadataRecord.current)
-                   .order_by(MetadataRecord.key)):
+    for record in catalog.all_current("items", county=county):
         if predicate(record.content):
             return record
     return None
 
 
+def _holders(county, test):
+    """Active staff of the county whose role's metadata passes ``test``."""
+    from ..permissions import permissions_of
+    from ..scope import role_info
+
+    out = []
+    for staff in Staff.select().where((Staff.county_code == county) & Staff.active).order_by(Staff.username):
+        user = User(staff)
+        if test(permissions_of(staff.role, county), role_info(user).get("scope"), staff):
+            out.append(user)
+    return out
+
+
 def _form(n, village):
     name, birth = PEOPLE[n % len(PEOPLE)]
-    return {"applicant_name": name, "applicant_id_number": id_number("150626", birth, 10 + n),
-            "applicant_phone": f"1384770{n:04d}", "applicant_address": "乌审旗嘎鲁图镇", "applicant_division": village,
+    return {"applicant_name": name, "applicant_id_number": id_number(village[:6], birth, 10 + n),
+            "applicant_phone": f"1384770{n:04d}", "applicant_address": "", "applicant_division": village,
             "principal_is_applicant": True}
 
 
-def load_demo_cases():
-    """Create the demo cases once (does nothing if any case exists)."""
-    if Case.select().exists():
+def load_demo_cases(county="150626"):
+    """Create one county's demo cases once (nothing if it has any): a case
+    in every state of the flow. Who acts is read from the roles metadata
+    (who may file, accept, complete, stop), never from role codes."""
+    if Case.select().where(Case.county_code == county).exists():
         return 0
-    agent, grid = _user("galutu.agent"), _user("taoli.grid")
-    specialist, helper = _user("galutu.specialist"), _user("rsj.helper")
-    supervisor = _user("county.supervisor")
-    if not all((agent, grid, specialist, helper, supervisor)):
+    from .. import catalog
+    from . import workflow as wf
+
+    grids = _holders(county, lambda perms, scope, s: "case.create" in perms and scope == "village"
+                     and len(s.region) == 12)
+    agents = _holders(county, lambda perms, scope, s: "case.create" in perms and "case.decline" in perms
+                      and scope == "township" and (not grids or s.region == grids[0].region[:9]))
+    specialists = _holders(county, lambda perms, scope, s: {"case.dispatch_joint", "case.complete"} <= perms
+                           and s.region == (agents[0].region if agents else ""))
+    supervisors = _holders(county, lambda perms, scope, s: "case.stop" in perms)
+    if not (grids and agents and supervisors):
         return 0
-    promised = _item(lambda i: i["kind"] == "promised" and i["department"] == "rsj" and "village" in i["levels"])
-    instant = _item(lambda i: i["kind"] == "instant" and "village" in i["levels"])
-    major = _item(lambda i: i["kind"] == "major" and "township" in i["levels"])
-    village = "150626100201"
+    agent, grid, supervisor = agents[0], grids[0], supervisors[0]
+    specialist = specialists[0] if specialists else agent
+    village = grid.region
+
+    roles = [r for record in catalog.all_current("workflows") for r in wf.load(record.key).assignee_roles()]
+
+    def helpers_of(department):
+        """Whether the department has staff of a role dispatched cases go to."""
+        return Staff.select().where((Staff.county_code == county) & (Staff.department == department)
+                                    & Staff.role.in_(roles) & Staff.active).exists()
+
+    promised = _item(lambda i: i["kind"] == "promised" and "village" in i["levels"]
+                     and helpers_of(i["department"]), county)
+    instant = _item(lambda i: i["kind"] == "instant" and "village" in i["levels"], county)
+    major = _item(lambda i: i["kind"] == "major" and "township" in i["levels"], county)
+    if promised is None or instant is None:
+        return 0
+    department = promised.content["department"]
+    helper = User(Staff.select().where((Staff.county_code == county) & (Staff.department == department)
+                                       & Staff.role.in_(roles) & Staff.active).order_by(Staff.username).first())
     n = 0
 
     def new(record, user, *steps):
@@ -73,23 +107,22 @@ def load_demo_cases():
     new(promised, agent, (agent, "accept", {}))
     new(promised, agent, (agent, "tolerant_accept",
                           {"missing_material": "复印件", "promise_due": (today + datetime.timedelta(days=5)).isoformat()}))
-    new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": "rsj"}))
-    new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": "rsj"}),
-        (helper, "report_up", {"note": "已报旗人社局审核"}))
-    new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": "rsj"}),
+    new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": department}))
+    new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": department}),
+        (helper, "report_up", {"note": "已报上级部门审核"}))
+    new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": department}),
         (agent, "suspend", {"reason": "申请人外出务工，暂缓办理"}))
     new(instant, grid, (grid, "accept", {}), (grid, "finish_instant", {}))
     new(instant, grid, (grid, "accept", {}), (grid, "finish_instant", {}), (grid, "archive", delivery))
     new(instant, grid, (grid, "accept", {}), (grid, "finish_instant", {}), (grid, "archive", delivery),
         (grid, "evaluate", {"rating": 5}))
-    new(promised, agent, (agent, "decline", {"reason": "申请人不符合本旗户籍条件"}))
+    new(promised, agent, (agent, "decline", {"reason": "申请人不符合本地户籍条件"}))
     new(promised, agent, (agent, "accept", {}), (supervisor, "stop", {"reason": "申请人撤回申请"}))
     if major is not None:
         joint = [major.content["department"], *major.content["joint_departments"]][:2]
-        if all(Staff.select().where((Staff.department == d) & (Staff.role == "department_helper")).exists()
-               for d in joint):
+        if all(helpers_of(d) for d in joint):
             new(major, specialist, (specialist, "accept", {}), (specialist, "dispatch_joint", {"joint": joint}))
-    overdue = new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": "rsj"}))
+    overdue = new(promised, agent, (agent, "accept", {}), (agent, "dispatch", {"department": department}))
     # an overdue case: as if accepted a month ago (demo only), so the tracker
     # and the supervisor have something to act on
     Case.update(accepted_on=today - datetime.timedelta(days=40), due_day=today - datetime.timedelta(days=10)) \

@@ -7,3 +7,8 @@ from core.paths import METADATA
 @hookimpl
 def register_metadata_packs(register):
     register(METADATA / "wushen")
+
+
+@hookimpl
+def register_demo_packs(register):
+    register(METADATA / "demo", county="150626")
