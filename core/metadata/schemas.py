@@ -22,9 +22,14 @@ ITEM_TYPES = (
     "other_power",  # 其他行政权力
     "public_service",  # 公共服务
 )
-CHANNELS = ("window", "online", "mobile", "bank", "self_service", "door_to_door", "mail")
+#: where an item may be applied for (the intake channels of the glossary,
+#: plus the older names kept for existing packs)
+CHANNELS = ("window", "comprehensive_window", "online", "mobile", "bank", "post", "phone", "home_visit",
+            "self_service", "door_to_door", "mail")
 MATERIAL_FORMS = ("original", "copy", "original_and_copy", "electronic")
-SITE_KINDS = ("service_center", "service_station", "service_point", "bank_branch", "window")
+SITE_KINDS = ("service_center", "service_station", "service_point", "bank_branch", "post_office", "window")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TIME = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="a time is HH:MM")
 FIELD_TYPES = (
     "text", "long_text", "integer", "decimal", "date", "choice", "multi_choice",
     "yes_no", "id_number", "mobile", "division", "file",
@@ -99,6 +104,8 @@ class FieldSchema(Strict):
     show_if = fields.String()
     required_if = fields.String()
     help = Text()
+    pattern = fields.String()  # a regular expression a text answer must match in full
+    max_length = fields.Integer(validate=validate.Range(min=1, max=2000))
 
 
 class ItemSchema(Strict):
@@ -181,10 +188,19 @@ class RoleSchema(Strict):
 
 
 class RequirementSchema(Strict):
+    """One criterion of a site standard. With ``measure`` (a compliance
+    criterion registered by the core or a plugin) it is computed from the
+    site's data; without, the site answers it with evidence that the county
+    reviews."""
+
     code = fields.String(required=True, validate=CODE)
     name = Text(required=True)
     min = fields.Float()
     unit = fields.String()
+    measure = fields.String(validate=CODE)
+    category = Text()  # a heading of the standard (场所, 人员, 制度 …)
+    items = fields.List(Text())  # e.g. the equipment a site must have
+    role = fields.String(validate=CODE)  # for a staffing criterion
 
 
 class StaffingSchema(Strict):
@@ -252,7 +268,25 @@ class SiteSchema(Strict):
     address = Text()
     phone = fields.String()
     hours = Text()
+    sessions = fields.List(fields.Nested(lambda: SessionSchema()))  # structured opening hours
     items = codes()
+    equipment = fields.List(Text())
+    zones = fields.List(Text())  # functional zones (咨询引导区, 综合受理区 …)
+    features = fields.List(fields.String(validate=CODE))  # barrier_free, cctv, fire_equipment, complaint_box …
+    ports = fields.Integer(validate=validate.Range(min=0))  # network ports per window
+    demonstration = fields.Boolean()
+
+
+class SessionSchema(Strict):
+    """One opening session of a site: the days, from, to, and whether it is
+    extended-hours service (延时服务)."""
+
+    days = fields.List(fields.String(validate=validate.OneOf(WEEKDAYS)), required=True,
+                       validate=validate.Length(min=1))
+    start = fields.String(required=True, validate=TIME)
+    end = fields.String(required=True, validate=TIME)
+    kind = fields.String(validate=validate.OneOf(("regular", "extended", "appointment")))
+    capacity = fields.Integer(validate=validate.Range(min=1))  # appointments per slot
 
 
 class StaffSchema(Strict):
@@ -264,6 +298,8 @@ class StaffSchema(Strict):
     region = fields.String(required=True, validate=DIVISION)
     department = fields.String(validate=CODE)
     phone = fields.String()
+    hours = Text()  # on duty, for the public staff board (挂牌公示)
+    photo = fields.String()  # a file name under the demo pack's photos/
 
 
 CLOCK_EFFECTS = ("start", "pause", "resume", "stop")
