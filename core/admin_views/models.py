@@ -18,17 +18,42 @@ from wtforms import validators
 
 from .. import audit, catalog, workdays
 from ..db import transaction
-from ..i18n import localized
+from ..i18n import form_translations, localized
 from ..models import AuditEntry, Holiday, Region, Staff
 from ..permissions import can
 
 
+class AdminForm(FlaskForm):
+    """Flask-WTF's form (CSRF) with WTForms' messages in the user's language."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return form_translations
+
+
+def refused_is_400(response):
+    """Flask-Admin answers a refused save with the form again and 200: a
+    POST that did not redirect was refused, so answer 400."""
+    if request.method == "POST" and isinstance(response, str):
+        return response, 400
+    return response
+
+
 class SecureModelView(ModelView):
     """Permission from role metadata; CSRF through Flask-WTF; every change
-    audited inside its own transaction; scoped to the user's county."""
+    audited inside its own transaction; scoped to the user's county. A
+    refused save answers 400 (with the form and its messages)."""
 
     permission = ""
-    form_base_class = FlaskForm
+    form_base_class = AdminForm
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        return refused_is_400(super().create_view())
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        return refused_is_400(super().edit_view())
     can_delete = False
     page_size = 50
 
@@ -75,7 +100,7 @@ def region_choices():
     return [(r.code, f"{r.code} {localized(r.name)}") for r in regions]
 
 
-class StaffForm(FlaskForm):
+class StaffForm(AdminForm):
     username = wtf.StringField(_l("Username"), [validators.DataRequired(), validators.Regexp(r"^[a-z][a-z0-9_.\-]{2,}$")])
     name = wtf.StringField(_l("Name"), [validators.DataRequired()])
     role = wtf.SelectField(_l("Role"), [validators.DataRequired()])
