@@ -4,6 +4,9 @@ here, and nothing cascades into them (foreign keys are RESTRICT)."""
 from __future__ import annotations
 
 import datetime
+import json
+
+from markupsafe import Markup
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_admin import expose
@@ -18,7 +21,7 @@ from wtforms import validators
 
 from .. import audit, catalog, workdays
 from ..db import transaction
-from ..i18n import form_translations, localized
+from ..i18n import form_translations, label, localized
 from ..models import AuditEntry, Holiday, Region, Staff
 from ..permissions import can
 
@@ -209,6 +212,9 @@ class HolidayView(SecureModelView):
     form_columns = ("day", "kind", "name", "confirmed")
     column_labels = {"day": _l("Date"), "kind": _l("Kind"), "name": _l("Name"), "confirmed": _l("Confirmed"),
                      "source": _l("Source")}
+    form_args = {name: {"label": text} for name, text in column_labels.items()}
+    column_formatters = {"kind": lambda v, c, m, n: label("holiday_kind", m.kind),
+                         "source": lambda v, c, m, n: label("holiday_source", m.source)}
 
     def is_accessible(self):
         return can(current_user, "calendar.manage")
@@ -253,7 +259,17 @@ class AuditView(SecureModelView):
     column_searchable_list = ("actor", "action", "entity")
     column_filters = ("action", "role")
     column_labels = {"seq": "#", "created_at": _l("Time"), "actor": _l("By"), "role": _l("Role"),
-                     "action": _l("Action"), "entity": _l("Entity")}
+                     "action": _l("Action"), "entity": _l("Entity"), "county_code": _l("County"),
+                     "payload": _l("Details"), "prev_hash": _l("Previous hash"), "mac": _l("Seal (HMAC)")}
+    # actions and entities are identifiers (searchable as written): shown as code
+    column_formatters = {
+        "actor": lambda v, c, m, n: _("system") if m.actor == "system" else m.actor,
+        "role": lambda v, c, m, n: _("system") if m.role == "system" else label("role", m.role),
+        "action": lambda v, c, m, n: Markup("<code>%s</code>") % m.action,
+        "entity": lambda v, c, m, n: Markup("<code>%s</code>") % m.entity,
+        "payload": lambda v, c, m, n: Markup("<code>%s</code>") % json.dumps(m.payload, ensure_ascii=False),
+    }
+    column_formatters_detail = column_formatters
 
     def scoped(self, query):
         return query.where(AuditEntry.county_code.in_(["", current_user.county_code]))
