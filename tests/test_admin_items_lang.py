@@ -112,8 +112,8 @@ def test_each_language_is_edited_in_its_own_box(demo_app):
     assert content["materials"][0]["name"] == "居民身份证或社会保障卡"  # Chinese only stays Chinese only
 
 
-@pytest.mark.parametrize("lang, message", [("zh_Hans_CN", "不是有效的日期值"), ("en", "Not a valid date value"),
-                                          ("mn_Mong_CN", "ᠡᠳᠦᠷ")])
+@pytest.mark.parametrize("lang, message", [("zh_Hans_CN", "该字段是必填字段"), ("en", "This field is required"),
+                                          ("mn_Mong_CN", "ᠡᠨᠡ ᠬᠡᠰᠡᠭ ᠢ ᠵᠠᠪᠠᠯ ᠳᠡᠭᠦᠷᠭᠡᠨ᠎ᠡ")])
 def test_a_refused_back_office_save_answers_400_in_the_users_language(demo_app, lang, message):
     from core.models import Holiday
 
@@ -130,6 +130,6 @@ def test_a_refused_back_office_save_answers_400_in_the_users_language(demo_app, 
     html = response.get_data(as_text=True)
     assert message in html
     if lang != "en":
-        assert "Not a valid date value" not in html
+        assert "This field is required" not in html
     with demo_app.app_context():
         assert Holiday.select().count() == count
