@@ -45,8 +45,12 @@ def secure(view):
 def init_app(app, pm):
     from .hardening import csp_nonce
 
-    admin = Admin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin"),
-                  csp_nonce_generator=csp_nonce)
+    from .paths import LOCALES
+
+    # translations_path: Flask-Admin's own words ("Home", "Save" …) in the
+    # languages Flask-Admin does not ship (locales/*/LC_MESSAGES/admin.po)
+    admin = Admin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin", name=_l("Home")),
+                  csp_nonce_generator=csp_nonce, translations_path=str(LOCALES))
     app.extensions["bangban"].admin = admin
     for plugin, views, _kw in collect(pm, "register_admin_views", admin=admin):
         for view in views:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from babel import Locale
 from flask import has_request_context, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 
 from .paths import LOCALES
 
@@ -75,6 +76,122 @@ def localized(value, locale=None):
     return value.get(lang) or value.get("zh") or next(iter(value.values()), "")
 
 
+#: Every code vocabulary that is not metadata: kind -> code -> lazy label.
+#: (Workflow states and steps, roles and departments are named in metadata.)
+LABELS = {
+    "item_type": {
+        "licensing": _l("Administrative licensing"),
+        "payment": _l("Administrative payment"),
+        "confirmation": _l("Administrative confirmation"),
+        "reward": _l("Administrative reward"),
+        "adjudication": _l("Administrative adjudication"),
+        "other_power": _l("Other administrative power"),
+        "public_service": _l("Public service"),
+    },
+    "item_kind": {"instant": _l("Instant"), "promised": _l("Promised"), "major": _l("Major")},
+    "level": {"county": _l("County"), "township": _l("Township"), "village": _l("Village"), "group": _l("Group")},
+    "material_form": {"original": _l("original"), "copy": _l("copy"), "original_and_copy": _l("original and copy"),
+                      "electronic": _l("electronic")},
+    "field_type": {
+        "text": _l("Text"), "long_text": _l("Long text"), "integer": _l("Whole number"),
+        "decimal": _l("Decimal number"), "date": _l("Date"), "choice": _l("Choice"),
+        "multi_choice": _l("Multiple choice"), "yes_no": _l("Yes or no"), "id_number": _l("ID number"),
+        "mobile": _l("Mobile phone"), "division": _l("Administrative division"), "file": _l("File"),
+    },
+    "channel": {"window": _l("Window"), "online": _l("Online"), "mobile": _l("Mobile app"),
+                "bank": _l("Partner bank"), "self_service": _l("Self-service terminal"),
+                "door_to_door": _l("Door-to-door"), "mail": _l("Mail")},
+    "delivery_method": {"pickup": _l("Pick-up at the window"), "mail": _l("Mail"), "door": _l("Door-to-door")},
+    "input": {  # what a step requires (service.take lists the missing ones)
+        "reason": _l("Reason"), "note": _l("Note"), "missing_materials": _l("Missing materials"),
+        "missing_material": _l("Material to follow"), "promise_due": _l("Promised by"),
+        "department": _l("Department"), "helper": _l("Helper"), "joint": _l("Departments handling jointly"),
+        "delivery": _l("Result delivered by"), "rating": _l("Rating"), "comment": _l("Comment"),
+    },
+    "event": {  # ledger entries that are not workflow steps
+        "apply": _l("Applied"), "complete_part": _l("Department part done"), "urge": _l("Urged"),
+        "extend": _l("Deadline extended"), "reassign_owner": _l("Owner reassigned"),
+        "reassign_assignee": _l("Department helper reassigned"), "escalate": _l("Escalated"),
+        "supply_material": _l("Promised material arrived"), "handover": _l("Handed over"),
+    },
+    "system_note": {"overdue": _l("Overdue"),
+                    "tolerant acceptance promise not met": _l("The promised material did not arrive in time")},
+    "holiday_kind": {"holiday": _l("Holiday (day off)"), "workday": _l("Make-up workday")},
+    "holiday_source": {"package": _l("Official calendar"), "admin": _l("Set by an administrator")},
+    "subtask_state": {"open": _l("open"), "done": _l("done")},
+    "deadline_part": {"noon": _l("noon"), "end": _l("end of day")},
+    "site_kind": {"service_center": _l("Service center"), "service_station": _l("Service station"),
+                  "service_point": _l("Service point"), "bank_branch": _l("Bank branch"), "window": _l("Window")},
+}
+
+
+def label(kind, code, workflow=None):
+    """What a person reads for ``code`` of vocabulary ``kind``, in the
+    current language. ``state`` and ``step`` take their names from the
+    workflow (a ``Workflow`` or its code); ``role`` and ``department`` from
+    metadata; the rest from :data:`LABELS`. An unknown code is shown as is."""
+    if code is None or code == "":
+        return ""
+    if kind in ("state", "step"):
+        from .cases import workflow as wf
+
+        try:
+            flow = wf.load(workflow) if isinstance(workflow, str) else workflow
+        except wf.TransitionError:
+            return str(code)
+        if kind == "state" and code in flow.states:
+            return localized(flow.state_name(code))
+        if kind == "step" and code in flow.transitions:
+            return localized(flow.transitions[code].name)
+        return label("event", code)
+    if kind in ("role", "department"):
+        from . import catalog
+
+        record = catalog.current(kind + "s", code)
+        return localized(record.content.get("name")) if record else str(code)
+    text = LABELS[kind].get(code)
+    return str(text) if text is not None else str(code)
+
+
+def labels(kind, codes, workflow=None, sep="、"):
+    """Several codes of one vocabulary, labelled and joined."""
+    return sep.join(label(kind, c, workflow) for c in codes or ())
+
+
+class FormTranslations:
+    """WTForms' messages ("This field is required." …) in the user's
+    language: WTForms' own catalogs, completed by ours (``wtforms`` domain
+    under locales/, e.g. Mongolian, which WTForms does not ship)."""
+
+    def _catalog(self):
+        if not has_request_context():
+            return None
+        cached = getattr(request, "bangban_wtforms", None)
+        if cached is None:
+            from babel import support
+            from wtforms.i18n import messages_path
+
+            locale = get_locale() or Locale.parse("zh_Hans_CN")
+            cached = support.Translations()
+            for dirname in (messages_path(), str(LOCALES)):
+                cached.merge(support.Translations.load(dirname, [locale], "wtforms"))
+            request.bangban_wtforms = cached
+        return cached
+
+    def gettext(self, string):
+        catalog = self._catalog()
+        return string if catalog is None else catalog.ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        catalog = self._catalog()
+        if catalog is None:
+            return singular if n == 1 else plural
+        return catalog.ungettext(singular, plural, n)
+
+
+form_translations = FormTranslations()
+
+
 def lang_attr(locale=None) -> str:
     locale = locale or get_locale()
     return str(locale).replace("_", "-") if locale else "zh-Hans-CN"
@@ -95,3 +212,6 @@ def init_app(app, plugin_dirs=()):
         current_locale=lambda: str(get_locale()),
     )
     app.jinja_env.filters["localized"] = localized
+    # {{ code|label("item_type") }}, {{ case.state|label("state", case.workflow) }}
+    app.jinja_env.filters["label"] = lambda code, kind, workflow=None: label(kind, code, workflow)
+    app.jinja_env.filters["labels"] = lambda codes, kind, workflow=None: labels(kind, codes, workflow)

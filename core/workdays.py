@@ -71,7 +71,9 @@ class Deadline:
     confirmed: bool
 
     def __str__(self):
-        return f"{self.day.isoformat()} ({'noon' if self.part == 'noon' else 'end of day'})"
+        from .i18n import label
+
+        return f"{self.day.isoformat()} ({label('deadline_part', self.part)})"
 
 
 def _whole(days) -> int:

@@ -99,7 +99,7 @@ def test_division_codes_are_validated(demo_app):
         pack = MetadataRecord.get((MetadataRecord.kind == "regions") & (MetadataRecord.county_code == "150626")).pack
     response = post_yaml(client, "/admin/regions/new", {"code": "1506261002", "level": "village", "name": "坏",
                                                         "parent": "150626100"}, pack=pack)
-    assert response.status_code == 200 and "code" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "code" in response.get_data(as_text=True)
     assert versions(demo_app, "regions", "1506261002") == []
 
 

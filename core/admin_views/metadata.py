@@ -19,7 +19,8 @@ from .. import catalog
 from ..i18n import localized
 from ..metadata import store
 from ..metadata.loader import MetadataInvalid
-from ..metadata.schemas import BUILTIN_KINDS, FIELD_TYPES, ITEM_TYPES
+from ..metadata.schemas import (BUILTIN_KINDS, FIELD_TYPES, ITEM_KINDS, ITEM_LEVELS, ITEM_TYPES, LANGS,
+                                MATERIAL_FORMS)
 from ..models import MetadataRecord
 from ..permissions import can
 
@@ -99,7 +100,7 @@ class MetadataKindView(PermissionView):
                 return redirect(url_for(".edit_view", key=key))
         return self.render(self.edit_template, kind=self.kind, key=key, text=text, errors=errors, versions=versions,
                            shown=shown, current=current, can_edit=editable(current, current_user),
-                           packs=[current.pack], title=self.name)
+                           packs=[current.pack], title=self.name), 400 if errors else 200
 
     @expose("/new", methods=["GET", "POST"])
     def create_view(self):
@@ -117,7 +118,8 @@ class MetadataKindView(PermissionView):
                 flash(_("Created."), "success")
                 return redirect(url_for(".edit_view", key=str(data[BUILTIN_KINDS[self.kind][1]])))
         return self.render(self.edit_template, kind=self.kind, key=None, text=text, errors=errors, versions=[],
-                           shown=None, current=None, can_edit=True, packs=packs, title=self.name)
+                           shown=None, current=None, can_edit=True, packs=packs, title=self.name), \
+            400 if errors else 200
 
     def save(self, text, pack, expected_key=None, new=False):
         """Validate and store; return ``[(key path, message)]`` errors."""
@@ -227,6 +229,9 @@ class ItemView(MetadataKindView):
                                           for r in catalog.all_current("departments", county=current_user.county_code)])
         kwargs.setdefault("field_types", FIELD_TYPES)
         kwargs.setdefault("item_types", ITEM_TYPES)
+        kwargs.setdefault("item_kinds", ITEM_KINDS)
+        kwargs.setdefault("item_levels", ITEM_LEVELS)
+        kwargs.setdefault("material_forms", MATERIAL_FORMS)
         return super().render(template, **kwargs)
 
     def _save_structured(self, data, pack, key, current):
@@ -239,13 +244,14 @@ class ItemView(MetadataKindView):
         for name in ("department", "type"):
             if form.get(name):
                 data[name] = form[name]
-        for name in ("legal_basis", "conditions", "fee", "result", "phone", "location", "hours"):
-            value = form.get(name, "").strip()
-            if value:
-                data[name] = _keep_langs(data.get(name), value)
-            else:
-                data.pop(name, None)
-        data["name"] = _keep_langs(data.get("name"), form.get("name", "").strip())
+        for name in ("legal_basis", "conditions", "fee", "result", "location", "hours"):
+            _set_text(data, name, form, name)
+        phone = form.get("phone", "").strip()
+        if phone:
+            data["phone"] = phone
+        else:
+            data.pop("phone", None)
+        data["name"] = text_from_form(form, "name", data.get("name")) or ""
         for name in ("promised_days", "legal_days"):
             raw = form.get(name, "").strip()
             if raw:
@@ -255,10 +261,12 @@ class ItemView(MetadataKindView):
                     data[name] = raw  # the schema reports it
             elif name == "legal_days":
                 data.pop(name, None)
-        data["levels"] = form.getlist("levels")
+        levels = form.getlist("levels")
+        data["levels"] = data["levels"] if set(levels) == set(data.get("levels") or ()) else levels
         data["kind"] = form.get("kind", data.get("kind"))
         for flag in ("online", "high_frequency", "delegated"):
-            data[flag] = bool(form.get(flag))
+            if form.get(flag) or flag in data:  # an absent flag stays absent
+                data[flag] = bool(form.get(flag))
         data["materials"] = self._materials(form, data.get("materials") or [])
         fields = self._fields(form, data.get("fields") or [])
         if fields:
@@ -279,15 +287,17 @@ class ItemView(MetadataKindView):
             if not name or form.get(f"m{i}_delete"):
                 continue
             old = old_list[i] if i < len(old_list) else {}
-            m = {"name": _keep_langs(old.get("name"), name), "form": form.get(f"m{i}_form", "original")}
+            m = dict(old)  # keeps what the form does not show (note …)
+            m.update(name=text_from_form(form, f"m{i}_name", old.get("name")), form=form.get(f"m{i}_form", "original"))
             count = form.get(f"m{i}_count", "").strip()
             if count:
                 m["count"] = int(count) if count.isdigit() else count
-            m["key"] = bool(form.get(f"m{i}_key"))
+            else:
+                m.pop("count", None)
+            if form.get(f"m{i}_key") or "key" in old:
+                m["key"] = bool(form.get(f"m{i}_key"))
             for extra in ("fill_instructions", "sample"):
-                value = form.get(f"m{i}_{extra}", "").strip()
-                if value:
-                    m[extra] = _keep_langs(old.get(extra), value)
+                _set_text(m, extra, form, f"m{i}_{extra}")
             materials.append(m)
         return materials
 
@@ -303,7 +313,7 @@ class ItemView(MetadataKindView):
             old = old_list[i] if i < len(old_list) else {}
             f = {k: v for k, v in old.items() if k not in ("required", "options", "show_if")}  # keeps help, required_if
             f.update(name=name, type=form.get(f"f{i}_type", "text"),
-                     label=_keep_langs(old.get("label"), form.get(f"f{i}_label", "").strip() or name))
+                     label=text_from_form(form, f"f{i}_label", old.get("label")) or name)
             if form.get(f"f{i}_required"):
                 f["required"] = True
             options = [o.strip() for o in re.split(r"[\n、,，]", form.get(f"f{i}_options", "")) if o.strip()]
@@ -318,11 +328,31 @@ class ItemView(MetadataKindView):
         return fields
 
 
-def _keep_langs(old, zh_text):
-    """Replace the Chinese text, keeping the other languages."""
-    if isinstance(old, dict):
-        return {**old, "zh": zh_text}
-    return zh_text
+def text_from_form(form, name, old):
+    """Metadata text from the form's boxes: ``name`` holds the Chinese,
+    ``name.mn`` and ``name.en`` the other languages. Each language is read
+    from its own box only; a language whose box is not in the form keeps
+    its old text. Chinese alone stays a plain string. ``None`` when empty."""
+    previous = old if isinstance(old, dict) else ({"zh": old} if old else {})
+    texts = dict(previous)
+    for lang in LANGS:
+        box = name if lang == "zh" else f"{name}.{lang}"
+        if box in form:
+            texts[lang] = form.get(box, "").strip()
+    texts = {lang: text for lang, text in texts.items() if text}
+    if not texts:
+        return None
+    if set(texts) == {"zh"} and not isinstance(old, dict):
+        return texts["zh"]
+    return texts
+
+
+def _set_text(data, key, form, name):
+    value = text_from_form(form, name, data.get(key))
+    if value:
+        data[key] = value
+    else:
+        data.pop(key, None)
 
 
 #: (kind, permission, menu name, category)

@@ -4,6 +4,9 @@ here, and nothing cascades into them (foreign keys are RESTRICT)."""
 from __future__ import annotations
 
 import datetime
+import json
+
+from markupsafe import Markup
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
@@ -18,18 +21,43 @@ from wtforms import validators
 
 from .. import audit, catalog, scope, workdays
 from ..db import transaction
-from ..i18n import localized
+from ..i18n import form_translations, label, localized
 from ..models import AuditEntry, Holiday, Region, Staff
 from ..permissions import administrator_kind, can
 from ..personal import masked_payload
 
 
+class AdminForm(FlaskForm):
+    """Flask-WTF's form (CSRF) with WTForms' messages in the user's language."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return form_translations
+
+
+def refused_is_400(response):
+    """Flask-Admin answers a refused save with the form again and 200: a
+    POST that did not redirect was refused, so answer 400."""
+    if request.method == "POST" and isinstance(response, str):
+        return response, 400
+    return response
+
+
 class SecureModelView(ModelView):
     """Permission from role metadata; CSRF through Flask-WTF; every change
-    audited inside its own transaction; scoped to the user's county."""
+    audited inside its own transaction; scoped to the user's county. A
+    refused save answers 400 (with the form and its messages)."""
 
     permission = ""
-    form_base_class = FlaskForm
+    form_base_class = AdminForm
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        return refused_is_400(super().create_view())
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        return refused_is_400(super().edit_view())
     can_delete = False
     page_size = 50
 
@@ -103,7 +131,7 @@ def region_choices():
     return [(r.code, f"{r.code} {localized(r.name)}") for r in regions]
 
 
-class StaffForm(FlaskForm):
+class StaffForm(AdminForm):
     username = wtf.StringField(_l("Username"), [validators.DataRequired(), validators.Regexp(r"^[a-z][a-z0-9_.\-]{2,}$")])
     name = wtf.StringField(_l("Name"), [validators.DataRequired()])
     role = wtf.SelectField(_l("Role"), [validators.DataRequired()])
@@ -286,6 +314,9 @@ class HolidayView(SecureModelView):
     form_columns = ("day", "kind", "name", "confirmed")
     column_labels = {"day": _l("Date"), "kind": _l("Kind"), "name": _l("Name"), "confirmed": _l("Confirmed"),
                      "source": _l("Source")}
+    form_args = {name: {"label": text} for name, text in column_labels.items()}
+    column_formatters = {"kind": lambda v, c, m, n: label("holiday_kind", m.kind),
+                         "source": lambda v, c, m, n: label("holiday_source", m.source)}
 
     def is_accessible(self):
         return can(current_user, "calendar.manage")
@@ -330,7 +361,17 @@ class AuditView(SecureModelView):
     column_searchable_list = ("actor", "action", "entity")
     column_filters = ("action", "role")
     column_labels = {"seq": "#", "created_at": _l("Time"), "actor": _l("By"), "role": _l("Role"),
-                     "action": _l("Action"), "entity": _l("Entity")}
+                     "action": _l("Action"), "entity": _l("Entity"), "county_code": _l("County"),
+                     "payload": _l("Details"), "prev_hash": _l("Previous hash"), "mac": _l("Seal (HMAC)")}
+    # actions and entities are identifiers (searchable as written): shown as code
+    column_formatters = {
+        "actor": lambda v, c, m, n: _("system") if m.actor == "system" else m.actor,
+        "role": lambda v, c, m, n: _("system") if m.role == "system" else label("role", m.role),
+        "action": lambda v, c, m, n: Markup("<code>%s</code>") % m.action,
+        "entity": lambda v, c, m, n: Markup("<code>%s</code>") % m.entity,
+        "payload": lambda v, c, m, n: Markup("<code>%s</code>") % json.dumps(m.payload, ensure_ascii=False),
+    }
+    column_formatters_detail = column_formatters
 
     # personal numbers in payloads are tokens; the audit administrator sees them masked
     column_formatters = {"payload": lambda view, context, model, name: masked_payload(model.payload)}

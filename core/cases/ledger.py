@@ -43,6 +43,7 @@ def row(case, names):
         "phone": case.masked_phone(),
         "village": names.get(case.village_code or case.township_code, ""),
         "item": localized(item.content["name"]) if item else case.item_code,
+        "item_version": case.item_version,  # the version the case was created under
         "state": localized(flow.state_name(case.state)),
         "state_code": case.state,
         "due": case.due_day.isoformat() if case.due_day else "",
@@ -90,10 +91,18 @@ def api_count():
     return jsonify({"count": scope.count_cases(current_user, *_conditions())})
 
 
+#: (key, header); headers are msgids (translated when written)
 COLUMNS = [("number", "Receipt number"), ("date", "Date"), ("applicant", "Applicant"), ("id_number", "ID number"),
-           ("phone", "Phone"), ("village", "Village"), ("item", "Item"), ("state", "State"), ("due", "Finish by"),
-           ("overdue", "Overdue"), ("finished", "Finished on"), ("agent", "Owner"), ("rating", "Rating"),
-           ("rating_comment", "Rating comment")]
+           ("phone", "Phone"), ("village", "Village"), ("item", "Item"), ("item_version", "Item version"),
+           ("state", "State"), ("due", "Finish by"), ("overdue", "Overdue"), ("finished", "Finished on"),
+           ("agent", "Owner"), ("rating", "Rating"), ("rating_comment", "Rating comment")]
+
+
+def _cell(key, value):
+    """A value as a person reads it in an export (a flag as Yes / empty)."""
+    if key == "overdue":
+        return _("Yes") if value else ""
+    return value
 
 
 def _rows():
@@ -115,7 +124,7 @@ def export_csv():
     writer = csv.writer(out)
     writer.writerow([_(label) for _key, label in COLUMNS])
     for r in rows:
-        writer.writerow([r[key] for key, _label in COLUMNS])
+        writer.writerow([_cell(key, r[key]) for key, _label in COLUMNS])
     _audit_export("csv", len(rows))
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=ledger.csv"})
@@ -132,7 +141,7 @@ def export_xlsx():
     sheet.title = _("Ledger")
     sheet.append([_(label) for _key, label in COLUMNS])
     for r in rows:
-        sheet.append([("是" if r[key] else "") if key == "overdue" else r[key] for key, _label in COLUMNS])
+        sheet.append([_cell(key, r[key]) for key, _label in COLUMNS])
     data = io.BytesIO()
     book.save(data)
     _audit_export("xlsx", len(rows))

@@ -9,6 +9,7 @@ from peewee import fn
 
 from .. import audit, personal, workdays
 from ..db import transaction
+from ..i18n import labels
 from ..models import MetadataRecord, Staff, utcnow
 from . import workflow as wf
 from .models import Case, CaseEvent, Commission, Escalation, Handover, Subtask
@@ -114,7 +115,7 @@ def take(case: Case, code: str, user, inputs: dict | None = None):
     transition = flow.check(case, code, user, open_subtask=open_subtask)
     missing = [name for name in transition.requires if name not in inputs]
     if missing:
-        raise wf.TransitionError(_l("Please fill in: %(fields)s", fields=", ".join(missing)))
+        raise wf.TransitionError(_l("Please fill in: %(fields)s", fields=labels("input", missing, sep=", ")))
     with transaction():
         case = Case.select().where(Case.id == case.id).for_update().get() if _pg() else Case.get_by_id(case.id)
         if case.state not in transition.sources:  # somebody else moved it meanwhile
@@ -210,8 +211,7 @@ def _dispatch_joint(case, departments, role):
     strange = [d for d in departments if d not in allowed]
     if strange or len(departments) < 2:
         raise wf.TransitionError(_l("Choose at least two of the item's joint departments."))
-    promised = float(item.get("promised_days", 0)) + case.extended_days
-    due = workdays.from_db().add_workdays(case.accepted_on or today(), promised).day
+    due = case_deadline(case).day
     for department in departments:
         helper = _helper_for(case, department, role)
         Subtask.create(county_code=case.county_code, case=case, department=department, helper=helper.id, due_day=due)
@@ -231,12 +231,24 @@ def complete_subtask(case, user, note=""):
     return part
 
 
-def _set_deadline(case):
+def case_deadline(case) -> workdays.Deadline:
+    """THE deadline of a case (the one computation: the case's due, its
+    joint parts' due and the receipt's promise all come from here): the
+    item's promised working days plus extensions, counted from acceptance
+    (from today for a case not yet accepted), the clock standing still
+    during pauses."""
     item = case.item_record.content
     days = float(item.get("promised_days", 0)) + case.extended_days
     pauses = [(_date(s), _date(e) if e else None) for s, e in case.pauses]
-    deadline = workdays.from_db().deadline_with_pauses(case.accepted_on, days, pauses, today())
+    return workdays.from_db().deadline_with_pauses(case.accepted_on or today(), days, pauses, today())
+
+
+def _set_deadline(case):
+    """Store the deadline on the case and on its open joint parts."""
+    deadline = case_deadline(case)
     case.due_day, case.due_part, case.due_confirmed = deadline.day, deadline.part, deadline.confirmed
+    if case.id is not None:
+        Subtask.update(due_day=deadline.day).where((Subtask.case == case.id) & (Subtask.state == "open")).execute()
 
 
 # --- supervising --------------------------------------------------------------

@@ -326,11 +326,7 @@ def receipt(case_id):
 
 
 def _promised_text(case):
-    from .. import workdays
-
-    item = case.item_record.content
-    start = case.accepted_on or service.today()
-    return workdays.from_db().add_workdays(start, float(item.get("promised_days", 0)) + case.extended_days)
+    return service.case_deadline(case)
 
 
 @bp.route("/cases/<int:case_id>/commission", methods=["GET", "POST"])
