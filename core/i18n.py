@@ -100,7 +100,9 @@ LABELS = {
     },
     "channel": {"window": _l("Window"), "online": _l("Online"), "mobile": _l("Mobile app"),
                 "bank": _l("Partner bank"), "self_service": _l("Self-service terminal"),
-                "door_to_door": _l("Door-to-door"), "mail": _l("Mail")},
+                "door_to_door": _l("Door-to-door"), "mail": _l("Mail"),
+                "comprehensive_window": _l("Comprehensive window"), "post": _l("Post office"),
+                "phone": _l("Telephone"), "home_visit": _l("Home visit")},
     "delivery_method": {"pickup": _l("Pick-up at the window"), "mail": _l("Mail"), "door": _l("Door-to-door")},
     "input": {  # what a step requires (service.take lists the missing ones)
         "reason": _l("Reason"), "note": _l("Note"), "missing_materials": _l("Missing materials"),
@@ -121,7 +123,8 @@ LABELS = {
     "subtask_state": {"open": _l("open"), "done": _l("done")},
     "deadline_part": {"noon": _l("noon"), "end": _l("end of day")},
     "site_kind": {"service_center": _l("Service center"), "service_station": _l("Service station"),
-                  "service_point": _l("Service point"), "bank_branch": _l("Bank branch"), "window": _l("Window")},
+                  "service_point": _l("Service point"), "bank_branch": _l("Bank branch"), "post_office": _l("Post office"),
+                  "window": _l("Window")},
 }
 
 
@@ -145,9 +148,13 @@ def label(kind, code, workflow=None):
             return localized(flow.transitions[code].name)
         return label("event", code)
     if kind in ("role", "department"):
+        from flask import has_request_context
+        from flask_login import current_user
+
         from . import catalog
 
-        record = catalog.current(kind + "s", code)
+        county = getattr(current_user, "county_code", None) if has_request_context() else None
+        record = catalog.current(kind + "s", code, county=county)
         return localized(record.content.get("name")) if record else str(code)
     text = LABELS[kind].get(code)
     return str(text) if text is not None else str(code)
