@@ -18,6 +18,8 @@ from core.metadata import store
 from core.models import Region, Staff
 from core.paths import METADATA
 
+from tests.helpers import sign_in
+
 COUNTY = "370304"
 PLUGINS = "wushen,boshan"
 TOWNS = {"370304001": "城东街道", "370304002": "城西街道", "370304004": "山头街道", "370304102": "域城镇",
@@ -69,6 +71,15 @@ def test_pack_loads_beside_wushen_and_the_demo_fills_every_state(make_app):
         workflow = catalog.current("workflows", "five_steps", county=COUNTY).content
         assert states == {s["code"] for s in workflow["states"]}
         assert not Case.select().where(Case.county_code == "150626").exists()
+    # a Boshan grid agent sees Boshan's village catalog and its guide's applicant part, nothing of 乌审旗
+    client = app.test_client()
+    assert sign_in(client, "boshan.grid").status_code == 302
+    listed = client.get("/api/items").get_json()
+    assert listed and all(i["code"].startswith(f"{COUNTY}-") for i in listed)
+    form = client.get("/api/items/370304-mzj-006/form").get_json()
+    applicant = {f["name"]: f for f in form["sections"][0]["fields"]}
+    assert applicant["applicant_division"]["label"] == "所在村（社区）"
+    assert client.get("/api/items/150626-rsj-001/form").status_code == 404
 
 
 def test_guide_fields_follow_the_city_wide_elements_in_order(synced):
