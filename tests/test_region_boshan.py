@@ -210,8 +210,9 @@ def test_home_visit_questions_on_items_offering_home_visits(synced):
         item_fields = {f["name"]: f for f in spec["sections"][1]["fields"]}
         assert item_fields["home_visit"]["type"] == "yes_no"
         group = item_fields["home_visit_group"]
-        assert {o["value"] for o in group["options"]} == {"remote", "scattered", "elderly", "frail", "ill",
-                                                          "disabled"}
+        ruleset = catalog.current("rulesets", "boshan_2020", county=COUNTY).content
+        assert [o["value"] for o in group["options"]] == ruleset["rules"]["service_modes"]["home_visit"]["groups"]
+        assert len(group["options"]) == 6
         divisions = frozenset({"370304112201"})
         # a home visit asked for without saying why is refused, on that field
         _data, errors = validate_form(spec, _answers(spec, home_visit="true"), divisions=divisions)
