@@ -5,6 +5,7 @@ claims."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -205,14 +206,15 @@ def test_demo_county_beside_wushen(anyang_app):
 
 @pytest.fixture
 def synced_app(make_app):
-    """The app with the packs of both counties stored (no demo accounts)."""
+    """The app with the packs of both counties and 安阳县's demo villages and
+    sites stored (no accounts, no cases)."""
     from core.cli import load_catalog, pack_paths
     from core.metadata import store
 
     app = make_app(plugins=PLUGINS)
     with app.app_context():
         pm = app.extensions["bangban"].pm
-        store.sync(load_catalog(pm, pack_paths(pm)), actor="test", role="system")
+        store.sync(load_catalog(pm, [*pack_paths(pm), METADATA / "anyang_demo"]), actor="test", role="system")
     return app
 
 
@@ -253,9 +255,22 @@ def test_tolerant_acceptance_refuses_a_key_material(synced_app):
         assert anyang._key_materials_may_be_missing(COUNTY) is False
 
 
-def test_commission_form_uses_the_county_guide_fields(anyang_app):
-    client = anyang_app.test_client()
-    assert sign_in(client, "anyang.grid.baibi1").status_code == 302
+@pytest.fixture
+def grid_client(synced_app):
+    """A signed-in grid agent of 东岗村 (白璧镇) on the synced app."""
+    from core.auth import hash_password
+    from core.models import Staff
+
+    with synced_app.app_context():
+        Staff.create(username="anyang.test.grid", name="冯桂英", role="grid_agent", region="410522106201",
+                     county_code=COUNTY, password_hash=hash_password("Bangban@2026"))
+    client = synced_app.test_client()
+    assert sign_in(client, "anyang.test.grid").status_code == 302
+    return client
+
+
+def test_commission_form_uses_the_county_guide_fields(grid_client):
+    client = grid_client
     response = client.get("/api/items/410522-mzj-001/form")
     assert response.status_code == 200
     text = json.dumps(response.get_json(), ensure_ascii=False)
@@ -264,3 +279,34 @@ def test_commission_form_uses_the_county_guide_fields(anyang_app):
     assert "嘎查" not in text
     # 乌审旗's items are not offered to an 安阳县 agent
     assert client.get("/api/items/150626-rsj-013/form").status_code == 404
+
+
+def test_case_records_service_mode_and_green_channel(grid_client):
+    """四(二): the service mode and the green channel are recorded on the case;
+    a green-channel case names its special group (4xx otherwise, no row)."""
+    from core.cases.demo import id_number
+    from core.cases.models import Case
+    from tests.helpers import csrf_token
+
+    client = grid_client
+    app = client.application
+    path = "/cases/new/410522-mzj-003"
+    with app.app_context():
+        before = Case.select().count()
+    data = {"csrf_token": csrf_token(client, path), "applicant_name": "李桂兰",
+            "applicant_id_number": id_number(COUNTY, "19420315", 61), "applicant_phone": "13837200061",
+            "applicant_division": "410522106201", "principal_is_applicant": "true", "service_mode": "home_visit",
+            "green_channel": "true", "material_1": "true", "material_2": "true"}
+    refused = client.post(path, data=data)
+    assert refused.status_code == 400
+    errors = re.findall(r'id="([^"]+)-error" role="alert"', refused.get_data(as_text=True))
+    assert len(errors) == 1 and errors[0].endswith("green_channel_group"), errors
+    with app.app_context():
+        assert Case.select().count() == before
+    response = client.post(path, data={**data, "green_channel_group": "elderly"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    with app.app_context():
+        case = Case.select().order_by(Case.id.desc()).get()
+        assert (case.county_code, case.village_code, case.item_code) == (COUNTY, "410522106201", "410522-mzj-003")
+        assert case.data["service_mode"] == "home_visit" and case.data["green_channel"] is True
+        assert case.data["green_channel_group"] == "elderly"
