@@ -2,11 +2,14 @@
 agents and helpers, read from the cases, with the weights and the
 优胜劣汰 rule of the county's rule set (``rules.assessment``).
 
-Each assessed person's score is ``handling`` (share of their cases finished
-on time) and ``feedback`` (share of their rated cases not rated 差评),
-weighted; without any rating the score is the handling share alone. Staff
-with at least ``min_cases`` cases are ranked; the lowest ``bottom_share``
-of them (at least one) are flagged for the ``action`` (通报, then 调整).
+Only settled cases count: finished ones, and open ones already past their
+deadline (a case still within its time limit says nothing yet). Each
+assessed person's score is ``handling`` (share of the settled cases
+finished on time) and ``feedback`` (share of their rated cases not rated
+差评), weighted; without any rating the score is the handling share alone.
+Staff with at least ``min_cases`` settled cases are ranked; when at least
+``min_ranked`` are, the lowest ``bottom_share`` of them (rounded up) are
+flagged for the ``action`` (通报, then 调整).
 """
 from __future__ import annotations
 
@@ -38,8 +41,10 @@ def _cases_of(staff, start, end):
                                     & Case.state.not_in(DROPPED)))
 
 
-def score(cases, rules) -> dict:
+def score(cases, rules, today=None) -> dict:
     """Handling, feedback and the weighted score of one person's cases."""
+    today = today or datetime.date.today()
+    cases = [c for c in cases if c.state in DONE or (c.due_day is not None and c.due_day < today)]
     on_time = [c for c in cases if c.state in DONE and (c.due_day is None or c.finished_on <= c.due_day)]
     handling = len(on_time) / len(cases) if cases else 0.0
     rated = [c for c in cases if c.rating is not None]
@@ -67,6 +72,8 @@ def assess(county: str, start: datetime.date, end: datetime.date) -> list[dict]:
                      **score(_cases_of(staff, start, end), rules), "bottom": False})
     rule = rules["survival_of_the_fittest"]
     ranked = sorted((r for r in rows if r["cases"] >= rule["min_cases"]), key=lambda r: (r["score"], r["username"]))
+    if len(ranked) < rule.get("min_ranked", 2):
+        ranked = []
     for row in ranked[:math.ceil(len(ranked) * rule["bottom_share"])]:
         row["bottom"] = True
         row["action"] = rule["action"]
