@@ -113,7 +113,7 @@ def check_five_roles_in_one_staffing_rules_and_demo_staff(nx):
 
 
 def check_staffing_criteria_measure_the_accounts(nx):
-    with nx.app_context():
+    with nx.test_request_context("/?lang=en"):  # the evidence is user-visible text
         standards = records("site_standards")
         center, station = Site.get_by_id("center-411325105"), Site.get_by_id("station-411325105201")
         per = {r["code"]: r for s in standards.values() for r in s["requirements"]}
