@@ -87,7 +87,8 @@ def check_five_roles_in_one_staffing_rules_and_demo_staff(nx):
         roles["project_specialist"]["permissions"])
     assert len(both["duties"]) == len(roles["grassroots_agent"]["duties"]) + len(
         roles["project_specialist"]["duties"])
-    assert (roles["township_supervisor"]["scope"], roles["department_supervisor"]["scope"]) == ("township", "department")
+    assert roles["township_supervisor"]["scope"] == "township"
+    assert roles["department_supervisor"]["scope"] == "department"
     assert ruleset["rules"]["staffing"] == {
         "township": {"agent_specialist": 1, "township_supervisor": 1}, "village": {"grid_agent": 1},
         "group": {"grid_agent": 1}, "department": {"department_helper": 1, "department_supervisor": 1}}
@@ -125,7 +126,8 @@ def check_staffing_criteria_measure_the_accounts(nx):
         Staff.update(active=False).where(Staff.region == GROUP).execute()
         assert neixiang.grid_staffing(station, None, per["grid_agent_per_group"]) == (
             "not_met", f"Groups without enough grid agents: {GROUP}")
-        Staff.update(active=False).where((Staff.role == "township_supervisor") & (Staff.region == "411325105")).execute()
+        Staff.update(active=False).where((Staff.role == "township_supervisor")
+                                         & (Staff.region == "411325105")).execute()
         assert neixiang.township_staffing(center, None, per["township_supervisor"]) == (
             "not_met", "0 of 1 required staff of role township_supervisor")
         from core.plugins import collect
@@ -206,8 +208,9 @@ def check_metrics_same_day_instant_and_joint_major(nx):
 
 def check_special_assessment_flags_the_bottom_performer(nx):
     """Open cases within their time limit do not count. The village grid
-    agent's three demo instant cases were on time and one rated 5: 1.0. A group grid agent finishes three on time, one rated 1
-    (差评): 0.6 × 1 + 0.4 × 0 = 0.6, the lowest of the two ranked, flagged."""
+    agent's three demo instant cases were on time and one rated 5: 1.0. A
+    group grid agent finishes three on time, one rated 1 (差评):
+    0.6 × 1 + 0.4 × 0 = 0.6, the lowest of the two ranked, flagged."""
     with nx.app_context():
         record = MetadataRecord.get((MetadataRecord.key == "411325-ybj-003") & MetadataRecord.current)
         grid = User(Staff.get(Staff.username == "neixiang.huanglianshu1.grid"))
