@@ -67,7 +67,9 @@ def load_demo_cases(county="150626"):
                       and scope == "township" and (not grids or s.region == grids[0].region[:9]))
     specialists = _holders(county, lambda perms, scope, s: {"case.dispatch_joint", "case.complete"} <= perms
                            and s.region == (agents[0].region if agents else ""))
-    supervisors = _holders(county, lambda perms, scope, s: "case.stop" in perms)
+    township = agents[0].region[:9] if agents else ""
+    supervisors = _holders(county, lambda perms, scope, s: "case.stop" in perms
+                           and (scope == "county" or (scope == "township" and s.region[:9] == township)))
     if not (grids and agents and supervisors):
         return 0
     agent, grid, supervisor = agents[0], grids[0], supervisors[0]
