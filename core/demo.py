@@ -47,7 +47,9 @@ def load_demo(pm, password: str, county=None):
     logins = []
     with db.transaction():
         counties = {code for _p, code in demos}
-        for entry in catalog.entries("staff"):
+        merged = {id(e) for e in catalog.entries("staff")}
+        in_file_order = [e for pack in catalog.packs for e in pack.entries if e.kind == "staff" and id(e) in merged]
+        for entry in in_file_order:  # accounts are numbered in the order the pack lists them
             data = entry.data
             if data["region"][:6] not in counties:
                 continue

@@ -38,7 +38,7 @@ def _holders(county, test):
     from ..scope import role_info
 
     out = []
-    for staff in Staff.select().where((Staff.county_code == county) & Staff.active).order_by(Staff.username):
+    for staff in Staff.select().where((Staff.county_code == county) & Staff.active).order_by(Staff.id):
         user = User(staff)
         if test(permissions_of(staff.role, county), role_info(user).get("scope"), staff):
             out.append(user)
@@ -61,8 +61,12 @@ def load_demo_cases(county="150626"):
     from .. import catalog
     from . import workflow as wf
 
+    from ..models import Region
+
     grids = _holders(county, lambda perms, scope, s: "case.create" in perms and scope == "village"
                      and len(s.region) == 12)
+    # the village with the most groups first: its group agents see the cases too
+    grids.sort(key=lambda u: -Region.select().where(Region.parent == u.region).count())
     agents = _holders(county, lambda perms, scope, s: "case.create" in perms and "case.decline" in perms
                       and scope == "township" and (not grids or s.region == grids[0].region[:9]))
     specialists = _holders(county, lambda perms, scope, s: {"case.dispatch_joint", "case.complete"} <= perms
@@ -83,8 +87,13 @@ def load_demo_cases(county="150626"):
         return Staff.select().where((Staff.county_code == county) & (Staff.department == department)
                                     & Staff.role.in_(roles) & Staff.active).exists()
 
-    promised = _item(lambda i: i["kind"] == "promised" and "village" in i["levels"]
-                     and helpers_of(i["department"]), county)
+    promised = None
+    for helper_staff in Staff.select().where((Staff.county_code == county) & Staff.role.in_(roles) & Staff.active
+                                             & Staff.department.is_null(False)).order_by(Staff.id):
+        promised = _item(lambda i: i["kind"] == "promised" and "village" in i["levels"]
+                         and i["department"] == helper_staff.department, county)
+        if promised is not None:
+            break
     instant = _item(lambda i: i["kind"] == "instant" and "village" in i["levels"], county)
     major = _item(lambda i: i["kind"] == "major" and "township" in i["levels"], county)
     if promised is None or instant is None:
