@@ -23,7 +23,7 @@ PEOPLE = [("乌日娜", "19680512"), ("王建国", "19550803"), ("其木格", "1
           ("宝音", "19581230")]
 
 
-def _item(predicate, county):
+def _item(predicate, county=None):
     from .. import catalog
 
     for record in catalog.all_current("items", county=county):

@@ -207,18 +207,41 @@ def detail(case_id):
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == case.county_code)}
     parts = list(Subtask.select().where(Subtask.case == case).order_by(Subtask.id))
     escalation = Escalation.get_or_none(Escalation.open_case == case.id)
-    return render_template("cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
-                           available=flow.available(case, current_user), item=case.item_record.content,
-                           departments=departments(case.county_code), escalation=escalation,
-                           supervision={a for a, p in SUPERVISION.items() if can(current_user, p, case)},
-                           may_handover=can(current_user, "case.handover"))
+    answers, files = case_answers(case, _lang())
+    response = make_response(render_template(
+        "cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
+        available=flow.available(case, current_user), item=case.item_record.content,
+        departments=departments(case.county_code), escalation=escalation,
+        supervision={a for a, p in SUPERVISION.items() if can(current_user, p, case)},
+        may_handover=can(current_user, "case.handover"),
+        answers=answers, files=files, revealed=revealed, may_reveal=can(current_user, "personal_data.reveal", case)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _int(value):
     """A form's id field as an int (0 for anything that is not one)."""
     value = (value or "").strip()
     return int(value) if value.isdigit() and len(value) < 19 else 0
-bp.add_app_template_filter(personal.shown, "personal")
+
+
+@bp.route("/cases/<int:case_id>/files/<sha256>")
+@login_required
+def case_file(case_id, sha256):
+    """An uploaded scan of a case the user may read (404 otherwise)."""
+    case = scope.case_or_404(current_user, case_id)
+    found = find_file(case, sha256)
+    if found is None:
+        abort(404)
+    path, entry, name = found
+    with transaction():
+        audit.record("case.file_download", f"case:{case.number}", actor=current_user.username,
+                     role=current_user.role, county_code=case.county_code, payload={"field": name, "sha256": sha256})
+    download = personal.masked_text(entry.get("name"), f"cases.data.{name}.name") or path.name
+    response = send_file(path, mimetype=FILE_TYPES[entry["type"]], as_attachment=True, download_name=download,
+                         max_age=0, conditional=False, etag=False)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _back(case, exc):
