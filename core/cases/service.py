@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 
 from flask_babel import lazy_gettext as _l
-from peewee import fn
 
 from .. import audit, personal, workdays
 from ..db import transaction
 from ..models import MetadataRecord, Staff, utcnow
 from . import workflow as wf
-from .models import Case, CaseEvent, Commission, Escalation, Handover, Subtask
+from .track import new_token
+from .models import Case, CaseCounter, CaseEvent, Commission, Escalation, Handover, Subtask
 
 DELIVERY_METHODS = ("pickup", "mail", "door")
 POWERS = ["submit", "supplement", "collect_result", "pay"]
@@ -34,11 +34,22 @@ def _audit(case, user, action, payload=None):
 
 def next_number(county_code, day):
     """Receipt number ``CCCCCC-YYYYMMDD-NNNN`` (dashed, so it can never be
-    mistaken for an 18-digit ID number)."""
-    prefix = f"{county_code}-{day:%Y%m%d}-"
-    last = (Case.select(fn.MAX(Case.number)).where(Case.number.startswith(prefix)).scalar())
-    seq = int(last[len(prefix):]) + 1 if last else 1
-    return f"{prefix}{seq:04d}"
+    mistaken for an 18-digit ID number).
+
+    One statement on both databases bumps the county's counter for ``day``
+    (an upsert with RETURNING). Call it inside the transaction that writes
+    the case: on PostgreSQL the upsert locks the counter row until commit,
+    so concurrent writers queue on it instead of reading the same MAX; on
+    SQLite the transaction already holds the write lock (``BEGIN
+    IMMEDIATE``). A case that rolls back gives its number back."""
+    if not Case._meta.database.in_transaction():
+        raise RuntimeError("next_number() must run inside the transaction that writes the case")
+    bump = (CaseCounter.insert(county_code=county_code, day=day, last=1)
+            .on_conflict(conflict_target=[CaseCounter.county_code, CaseCounter.day],
+                         update={CaseCounter.last: CaseCounter.last + 1})
+            .returning(CaseCounter.last))
+    seq = list(bump.execute())[0].last
+    return f"{county_code}-{day:%Y%m%d}-{seq:04d}"
 
 
 # --- creating ---------------------------------------------------------------
@@ -77,7 +88,7 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
                  for i, m in enumerate(item.get("materials", []), start=1)]
     with transaction():
         case = Case.create(
-            county_code=user.county_code, number=next_number(user.county_code, today()),
+            county_code=user.county_code, number=next_number(user.county_code, today()), track_token=new_token(),
             item_code=item["code"], item_record=item_record, item_version=item_record.version, kind=item["kind"],
             workflow=flow.code, state=flow.initial, township_code=region[:9],
             village_code=region[:12] if len(region) >= 12 else None,
@@ -239,7 +250,7 @@ def urge(case, user, note):
 
 
 def extend(case, user, days: float, reason: str):
-    if days <= 0 or days * 2 != int(days * 2) or not reason:
+    if not 0 < days <= 365 or days * 2 != int(days * 2) or not reason:  # refuses NaN and infinity too
         raise wf.TransitionError(_l("An extension needs a positive number of (half) days and a reason."))
     with transaction():
         case.extended_days += days

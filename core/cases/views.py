@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from .. import audit, catalog, personal, scope
 from ..db import transaction
+from ..hardening import int_arg
 from ..permissions import can
 from ..forms import build_form_spec, schema_for, search_items, validate_form
 from ..forms.render import render_form
@@ -271,7 +272,7 @@ def supervise(case_id):
         elif action == "extend":
             service.extend(case, current_user, float(request.form.get("days") or 0), reason)
         elif action in ("reassign_owner", "reassign_assignee"):
-            staff = Staff.get_or_none(Staff.id == int(request.form.get("staff") or 0))
+            staff = Staff.get_or_none(Staff.id == int_arg("staff", 0, source=request.form))
             if staff is None:
                 raise wf.TransitionError(_("Choose a staff member."))
             service.reassign(case, current_user, action.split("_", 1)[1], staff, reason)
@@ -294,7 +295,7 @@ def _qr_svg(text):
 @login_required
 def receipt(case_id):
     case = scope.case_or_404(current_user, case_id)
-    track_url = url_for("track.track", number=case.number, _external=True)
+    track_url = url_for("track.by_token", token=case.track_token, _external=True)
     return render_template("cases/receipt.html", case=case, item=case.item_record.content,
                            qr=_qr_svg(track_url), track_url=track_url, promised=_promised_text(case))
 
@@ -362,8 +363,8 @@ def handover():
     error = record = None
     if request.method == "POST":
         by_id = {s.id: s for s in staff}
-        departing = by_id.get(int(request.form.get("from") or 0))
-        successor = by_id.get(int(request.form.get("to") or 0))
+        departing = by_id.get(int_arg("from", 0, source=request.form))
+        successor = by_id.get(int_arg("to", 0, source=request.form))
         try:
             if departing is None or successor is None:
                 raise wf.TransitionError(_("Choose both staff members."))
