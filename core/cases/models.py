@@ -1,9 +1,16 @@
 """Cases and what hangs off them. Every table carries ``county_code``."""
 from __future__ import annotations
 
+import secrets
+
 import peewee
 
 from ..models import BaseModel, JSONField, MetadataRecord, Staff, utcnow
+
+
+def new_track_token() -> str:
+    """A case's tracking token: 128 random bits, 22 URL-safe characters."""
+    return secrets.token_urlsafe(16)
 
 
 class Case(BaseModel):
@@ -13,7 +20,7 @@ class Case(BaseModel):
     county_code = peewee.CharField(max_length=6, index=True)
     number = peewee.CharField(max_length=32, unique=True)  # the receipt number
     # the public tracking link's secret (the receipt's QR code): see core.cases.track
-    track_token = peewee.CharField(max_length=32, unique=True)
+    track_token = peewee.CharField(max_length=32, unique=True, default=new_track_token)
     item_code = peewee.CharField(max_length=120, index=True)
     item_record = peewee.ForeignKeyField(MetadataRecord, on_delete="RESTRICT")  # the item version
     item_version = peewee.IntegerField()

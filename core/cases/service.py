@@ -10,7 +10,6 @@ from .. import audit, personal, workdays
 from ..db import transaction
 from ..models import MetadataRecord, Staff, utcnow
 from . import workflow as wf
-from .track import new_token
 from .models import Case, CaseCounter, CaseEvent, Commission, Escalation, Handover, Subtask
 
 DELIVERY_METHODS = ("pickup", "mail", "door")
@@ -88,7 +87,7 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
                  for i, m in enumerate(item.get("materials", []), start=1)]
     with transaction():
         case = Case.create(
-            county_code=user.county_code, number=next_number(user.county_code, today()), track_token=new_token(),
+            county_code=user.county_code, number=next_number(user.county_code, today()),
             item_code=item["code"], item_record=item_record, item_version=item_record.version, kind=item["kind"],
             workflow=flow.code, state=flow.initial, township_code=region[:9],
             village_code=region[:12] if len(region) >= 12 else None,

@@ -3,7 +3,7 @@
 applicant holds, never by a guess:
 
 - the link in the receipt's QR code, ``/track/t/<token>``: a random token
-  per case (``secrets.token_urlsafe``, 128 bits);
+  per case (``core.cases.models.new_track_token``, 128 bits);
 - the receipt number together with the last four digits of the
   applicant's phone (a small form). A wrong pair answers exactly like an
   unknown number. Receipt numbers are sequential, so a number alone shows
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import secrets
 
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
@@ -33,11 +32,6 @@ bp = Blueprint("track", __name__)
 NUMBER = re.compile(r"[0-9]{6}-[0-9]{8}-[0-9]{4,9}", re.ASCII)
 DIGITS = re.compile(r"[0-9]{4}", re.ASCII)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,32}", re.ASCII)
-
-
-def new_token() -> str:
-    """A case's tracking token (22 URL-safe characters)."""
-    return secrets.token_urlsafe(16)
 
 
 def mask_name(name: str) -> str:
