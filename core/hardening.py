@@ -6,7 +6,8 @@ at the door:
 - ``<int:…>`` in every route is a record id, 1 to 2**63-1 (what BIGINT
   holds); anything else does not match the route: 404;
 - integers from the query string or a form go through :func:`int_arg`
-  (bounds; anything else: 400);
+  (bounds; anything else: 400), and so do the back office's ``page``,
+  ``id`` and ``rowid`` on every page;
 - a NUL character anywhere in the path, the query, a form or a file name
   is refused (400): PostgreSQL text cannot hold it;
 - 400 and 404 answer with a message in the user's language (JSON under
@@ -56,6 +57,10 @@ def int_arg(name, default=None, *, low=0, high=BIGINT_MAX, source=None):
     raw = (request.args if source is None else source).get(name)
     if raw is None or not raw.strip():
         return default
+    return _whole(name, raw, low, high)
+
+
+def _whole(name, raw, low, high):
     raw = raw.strip()
     if _INTEGER.fullmatch(raw) and low <= int(raw) <= high:
         return int(raw)
@@ -72,9 +77,21 @@ def _has_nul(req) -> bool:
     return any("\x00" in t for t in texts)
 
 
-def _refuse_nul():
+#: parameters with one meaning on every page, checked for every request:
+#: the back office's (Flask-Admin's) list page, record id and selected rows
+QUERY_INTEGERS = {"page": (0, 10**6), "id": (1, BIGINT_MAX)}
+FORM_INTEGERS = {"rowid": (1, BIGINT_MAX)}
+
+
+def _check_request():
     if _has_nul(request):
         raise BadInput(_("The request contains a NUL character, which is not allowed."))
+    for name, (low, high) in QUERY_INTEGERS.items():
+        int_arg(name, low=low, high=high)
+    if request.method == "POST":
+        for name, (low, high) in FORM_INTEGERS.items():
+            for value in request.form.getlist(name):
+                _whole(name, value, low, high)
 
 
 def _error_page(error):
@@ -108,7 +125,7 @@ def record_refusal(status: int, reason: str):
 
 def init_app(app):
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-    app.before_request(_refuse_nul)
+    app.before_request(_check_request)
     app.register_error_handler(400, _error_page)
     app.register_error_handler(404, _error_page)
 

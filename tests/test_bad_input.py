@@ -209,3 +209,30 @@ def test_a_foreign_400_is_answered_in_the_users_language(demo_app):
     response = client.post("/sign-in?lang=en", data={"username": "x", "password": "y"})
     assert response.status_code == 400
     assert "could not be understood" in response.get_data(as_text=True)
+
+
+def test_back_office_page_ids_and_selected_rows_beyond_the_database_answer_400(demo_app):
+    """Flask-Admin's list page, record id and action rows, for every model view."""
+    from core.models import Staff
+
+    staff = agent(demo_app, "county.admin")
+    auditor = agent(demo_app, "audit.admin")
+    with demo_app.app_context():
+        active = Staff.select().where(Staff.active).count()
+    before = written(demo_app)
+    for client, view in ((staff, "staff_admin"), (staff, "holiday_admin"), (auditor, "audit_admin")):
+        for query in ("page=99999999999999999999999", "page=-5", "page=x"):
+            response = client.get(f"/admin/{view}/?{query}&lang=en")
+            assert response.status_code == 400, (view, query)
+            assert "page must be a whole number" in response.get_data(as_text=True)
+        for page in ("edit", "details"):
+            response = client.get(f"/admin/{view}/{page}/?id=99999999999999999999999&lang=en")
+            assert response.status_code == 400 and "id must be a whole number" in response.get_data(as_text=True)
+    token = csrf_token(staff, "/admin/staff_admin/")
+    for rowid in ("99999999999999999999999", "abc"):
+        response = staff.post("/admin/staff_admin/action/?lang=en", data={
+            "action": "deactivate", "rowid": ["1", rowid], "csrf_token": token})
+        assert response.status_code == 400 and "rowid must be a whole number" in response.get_data(as_text=True)
+    assert written(demo_app) == before
+    with demo_app.app_context():
+        assert Staff.select().where(Staff.active).count() == active
