@@ -11,7 +11,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from . import config as configmod
 from . import db as dbmod
-from . import i18n
+from . import hardening, i18n
 from .audit import AuditLog
 from .paths import DEFAULT_THEME
 from .plugins import PluginError, call_each, collect, make_manager
@@ -42,6 +42,7 @@ def create_app(pm=None, **overrides) -> Flask:
 
     app = Flask("core", static_folder=str(DEFAULT_THEME / "static"), static_url_path="/static",
                 template_folder=None)
+    app.url_map.converters.update(hardening.CONVERTERS)  # before the first route: ids are bounded
     secret = conf["SECRET_KEY"] or configmod.read_or_create_secret(data_dir / "secret.key").hex()
     app.config.update(
         SECRET_KEY=secret,

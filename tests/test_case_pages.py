@@ -89,7 +89,8 @@ def test_valid_submit_writes_case_commission_event_audit_and_shows_receipt(demo_
         assert Commission.get(Commission.case == case).materials[0]["received"] is True
         assert [e.action for e in case.events] == ["apply"]
         assert AuditEntry.select().where(AuditEntry.entity == f"case:{number}").count() == 1
-    public = demo_app.test_client().get(f"/track/{number}?lang=zh_Hans_CN").get_data(as_text=True)
+    track_path = re.search(r'http://localhost(/track/t/[A-Za-z0-9_-]+)', receipt).group(1)  # the QR code's link
+    public = demo_app.test_client().get(f"{track_path}?lang=zh_Hans_CN").get_data(as_text=True)
     assert "巴*" in public and "巴图" not in public and "提出申请" in public
 
 

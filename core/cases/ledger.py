@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from .. import audit, catalog, personal, scope
 from ..permissions import require
 from ..db import transaction
+from ..hardening import int_arg
 from ..i18n import localized
 from ..models import Region, Staff
 from . import service
@@ -66,8 +67,8 @@ def _names():
 def api_cases():
     """Paged: ``?offset=&limit=`` (at most 1000); the total is in X-Total-Count."""
     names = _names()
-    offset = max(request.args.get("offset", 0, type=int), 0)
-    limit = min(max(request.args.get("limit", 1000, type=int), 1), 1000)
+    offset = int_arg("offset", 0, low=0)
+    limit = int_arg("limit", 1000, low=1, high=1000)
     response = jsonify([row(c, names) for c in _query().offset(offset).limit(limit)])
     response.headers["X-Total-Count"] = str(scope.count_cases(current_user, *_conditions()))
     return response

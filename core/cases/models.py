@@ -1,9 +1,16 @@
 """Cases and what hangs off them. Every table carries ``county_code``."""
 from __future__ import annotations
 
+import secrets
+
 import peewee
 
 from ..models import BaseModel, JSONField, MetadataRecord, Staff, utcnow
+
+
+def new_track_token() -> str:
+    """A case's tracking token: 128 random bits, 22 URL-safe characters."""
+    return secrets.token_urlsafe(16)
 
 
 class Case(BaseModel):
@@ -12,6 +19,8 @@ class Case(BaseModel):
 
     county_code = peewee.CharField(max_length=6, index=True)
     number = peewee.CharField(max_length=32, unique=True)  # the receipt number
+    # the public tracking link's secret (the receipt's QR code): see core.cases.track
+    track_token = peewee.CharField(max_length=32, unique=True, default=new_track_token)
     item_code = peewee.CharField(max_length=120, index=True)
     item_record = peewee.ForeignKeyField(MetadataRecord, on_delete="RESTRICT")  # the item version
     item_version = peewee.IntegerField()
@@ -126,4 +135,17 @@ class Handover(BaseModel):
     note = peewee.TextField(default="")
 
 
-CASE_MODELS = [Case, Commission, CaseEvent, Subtask, Escalation, Handover]
+class CaseCounter(BaseModel):
+    """The last receipt sequence number handed out per county and day; see
+    ``core.cases.service.next_number``."""
+
+    class Meta:
+        table_name = "case_counter"
+        indexes = ((("county_code", "day"), True),)
+
+    county_code = peewee.CharField(max_length=6)
+    day = peewee.DateField()
+    last = peewee.IntegerField()
+
+
+CASE_MODELS = [Case, Commission, CaseEvent, Subtask, Escalation, Handover, CaseCounter]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime
 
 from flask_babel import lazy_gettext as _l
-from peewee import fn
 
 from .. import audit, personal, workdays
 from ..db import transaction
 from ..i18n import labels
 from ..models import MetadataRecord, Staff, utcnow
 from . import workflow as wf
-from .models import Case, CaseEvent, Commission, Escalation, Handover, Subtask
+from .models import Case, CaseCounter, CaseEvent, Commission, Escalation, Handover, Subtask
 
 DELIVERY_METHODS = ("pickup", "mail", "door")
 POWERS = ["submit", "supplement", "collect_result", "pay"]
@@ -40,11 +39,22 @@ def _audit(case, user, action, payload=None):
 
 def next_number(county_code, day):
     """Receipt number ``CCCCCC-YYYYMMDD-NNNN`` (dashed, so it can never be
-    mistaken for an 18-digit ID number)."""
-    prefix = f"{county_code}-{day:%Y%m%d}-"
-    last = (Case.select(fn.MAX(Case.number)).where(Case.number.startswith(prefix)).scalar())
-    seq = int(last[len(prefix):]) + 1 if last else 1
-    return f"{prefix}{seq:04d}"
+    mistaken for an 18-digit ID number).
+
+    One statement on both databases bumps the county's counter for ``day``
+    (an upsert with RETURNING). Call it inside the transaction that writes
+    the case: on PostgreSQL the upsert locks the counter row until commit,
+    so concurrent writers queue on it instead of reading the same MAX; on
+    SQLite the transaction already holds the write lock (``BEGIN
+    IMMEDIATE``). A case that rolls back gives its number back."""
+    if not Case._meta.database.in_transaction():
+        raise RuntimeError("next_number() must run inside the transaction that writes the case")
+    bump = (CaseCounter.insert(county_code=county_code, day=day, last=1)
+            .on_conflict(conflict_target=[CaseCounter.county_code, CaseCounter.day],
+                         update={CaseCounter.last: CaseCounter.last + 1})
+            .returning(CaseCounter.last))
+    seq = list(bump.execute())[0].last
+    return f"{county_code}-{day:%Y%m%d}-{seq:04d}"
 
 
 # --- creating ---------------------------------------------------------------
@@ -260,7 +270,7 @@ def urge(case, user, note):
 
 
 def extend(case, user, days: float, reason: str):
-    if days <= 0 or days * 2 != int(days * 2) or not reason:
+    if not 0 < days <= 365 or days * 2 != int(days * 2) or not reason:  # refuses NaN and infinity too
         raise wf.TransitionError(_l("An extension needs a positive number of (half) days and a reason."))
     with transaction():
         case.extended_days += days

@@ -1,26 +1,82 @@
-"""Citizens follow their case by its receipt number (no sign-in; nothing
-personal is shown)."""
+"""Citizens follow their case without signing in. Nothing personal is shown
+(the applicant's name masked), and a case is found only by what the
+applicant holds, never by a guess:
+
+- the link in the receipt's QR code, ``/track/t/<token>``: a random token
+  per case (``core.cases.models.new_track_token``, 128 bits);
+- the receipt number together with the last four digits of the
+  applicant's phone (a small form). A wrong pair answers exactly like an
+  unknown number. Receipt numbers are sequential, so a number alone shows
+  nothing.
+
+The whole blueprint is rate limited per address (``TRACK_RATE_LIMIT``, see
+core.auth).
+
+The token is stored as is, not hashed: the receipt (and its QR code) is
+printed again from the case whenever an agent asks, so the token must stay
+readable; and whoever can read the ``cases`` table already sees in clear
+everything the tracking page shows (item, state, dates, the name).
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import hmac
+import re
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
 from . import workflow as wf
 from .models import Case, CaseEvent
 
 bp = Blueprint("track", __name__)
+NUMBER = re.compile(r"[0-9]{6}-[0-9]{8}-[0-9]{4,9}", re.ASCII)
+DIGITS = re.compile(r"[0-9]{4}", re.ASCII)
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,32}", re.ASCII)
 
 
 def mask_name(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
 
 
-@bp.route("/track/<number>")
-def track(number):
-    case = Case.get_or_none(Case.number == number)
-    if case is None:
-        return render_template("track.html", case=None, number=number), 404
+def _show(case):
     flow = wf.load(case.workflow)
     events = list(CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.to_state)
                   .where(CaseEvent.case == case).order_by(CaseEvent.id))
     return render_template("track.html", case=case, flow=flow, events=events, item=case.item_record.content,
-                           applicant=mask_name(case.applicant_name), number=number)
+                           applicant=mask_name(case.applicant_name), number=case.number)
+
+
+def _ask(number="", error=None, status=200):
+    return render_template("track.html", case=None, number=number, error=error), status
+
+
+def _not_found(number):
+    return _ask(number, _("No case matches receipt number %(number)s and these phone digits.", number=number), 404)
+
+
+@bp.route("/track/t/<token>")
+def by_token(token):
+    case = Case.get_or_none(Case.track_token == token) if TOKEN.fullmatch(token) else None
+    if case is None:
+        return render_template("track.html", case=None, number="",
+                               error=_("This tracking link is not valid. Use the receipt number instead.")), 404
+    return _show(case)
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@bp.route("/track/<number>")
+def track(number=""):
+    """The receipt-number form; a POST looks the case up."""
+    number = (request.form.get("number") if request.method == "POST" else number or "").strip()
+    if number and not NUMBER.fullmatch(number):
+        return _ask(number, _("No case has the number %(number)s.", number=number), 404)
+    if request.method == "GET":
+        return _ask(number)
+    digits = (request.form.get("phone_digits") or "").strip()
+    if not number or not DIGITS.fullmatch(digits):
+        return _ask(number, _("Enter the receipt number and the last four digits of the applicant's phone."), 400)
+    case = Case.get_or_none(Case.number == number)
+    phone = (case.phone() or "") if case is not None else ""
+    if case is None or not hmac.compare_digest(phone[-4:].encode(), digits.encode()):
+        return _not_found(number)
+    return _show(case)

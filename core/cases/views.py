@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from .. import audit, catalog, personal, scope
 from ..db import transaction
 from ..permissions import can, require
+from ..hardening import int_arg
 from ..forms import build_form_spec, schema_for, search_items, validate_form
 from ..forms.render import render_form
 from ..i18n import localized
@@ -219,12 +220,6 @@ def detail(case_id):
     return response
 
 
-def _int(value):
-    """A form's id field as an int (0 for anything that is not one)."""
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 19 else 0
-
-
 @bp.route("/cases/<int:case_id>/files/<sha256>")
 @login_required
 def case_file(case_id, sha256):
@@ -322,7 +317,7 @@ def supervise(case_id):
             service.extend(case, current_user, float(request.form.get("days") or 0), reason)
         elif action in ("reassign_owner", "reassign_assignee"):
             staff = scope.scoped(current_user, Staff.select(), Staff).where(
-                Staff.id == _int(request.form.get("staff"))).first()
+                Staff.id == int_arg("staff", 0, source=request.form)).first()
             if staff is None:
                 raise wf.TransitionError(_("Choose a staff member."))
             service.reassign(case, current_user, action.split("_", 1)[1], staff, reason)
@@ -343,7 +338,7 @@ def _qr_svg(text):
 @login_required
 def receipt(case_id):
     case = scope.case_or_404(current_user, case_id)
-    track_url = url_for("track.track", number=case.number, _external=True)
+    track_url = url_for("track.by_token", token=case.track_token, _external=True)
     return render_template("cases/receipt.html", case=case, item=case.item_record.content,
                            qr=_qr_svg(track_url), track_url=track_url, promised=_promised_text(case))
 
@@ -410,8 +405,8 @@ def handover():
     error = record = None
     if request.method == "POST":
         by_id = {s.id: s for s in staff}
-        departing = by_id.get(_int(request.form.get("from")))
-        successor = by_id.get(_int(request.form.get("to")))
+        departing = by_id.get(int_arg("from", 0, source=request.form))
+        successor = by_id.get(int_arg("to", 0, source=request.form))
         try:
             if departing is None or successor is None:
                 raise wf.TransitionError(_("Choose both staff members."))

@@ -2,17 +2,27 @@
 translatable messages (lazy, English msgids)."""
 from __future__ import annotations
 
+import datetime
+import decimal
 import io
 
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
 
-from .validators import SNIFF_BYTES, normalise_id_number, sniff_file_type, valid_id_number, valid_mobile
+from .validators import (SNIFF_BYTES, clean_text, normalise_id_number, sniff_file_type, text_problem,
+                         valid_id_number, valid_mobile)
 
 TRUE = {"true", "1", "yes", "on", "y"}
 FALSE = {"false", "0", "no", "off", "n"}
 UPLOAD_TYPES = frozenset({"pdf", "jpeg", "png"})
 TEXT_MAX = {"text": 500, "long_text": 5000}
+# Bounds of generated number and date fields (metadata sets none): twelve
+# digits before the point (counts, amounts in yuan), six after; dates of
+# living people and of the coming decades.
+NUMBER_MAX = 10**12 - 1
+DECIMAL_PLACES = 6
+NUMBER_CHARS = 40  # longer input is not a number anybody typed
+DATE_MIN, DATE_MAX = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
 
 REQUIRED = _l("This field is required.")
 MATERIAL_MISSING = _l("This key material has not been received.")
@@ -47,7 +57,13 @@ class Text(Lazy, fields.String):
         super().__init__(error_messages=_messages(_l("Enter text.")), **kw)
 
     def _deserialize(self, value, attr, data, **kw):
-        return super()._deserialize(value, attr, data, **kw).strip()
+        value = clean_text(super()._deserialize(value, attr, data, **kw))
+        problem = text_problem(value)
+        if problem == "control":
+            raise _error(_l("Remove the control characters (invisible codes) from this text."))
+        if problem == "invisible":
+            raise _error(_l("Enter visible text: this holds only invisible characters."))
+        return value
 
 
 class IdNumber(Text):
@@ -138,16 +154,38 @@ class Upload(Lazy, fields.Field):
         return {"file": value, "type": kind, "size": size}
 
 
+def _short_text(value, field):
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) > NUMBER_CHARS:
+            raise field.make_error("invalid")
+    return value
+
+
 class Integer(Lazy, fields.Integer):
-    pass
+    def _deserialize(self, value, attr, data, **kw):
+        number = super()._deserialize(_short_text(value, self), attr, data, **kw)
+        if not -NUMBER_MAX <= number <= NUMBER_MAX:
+            raise _error(_l("Enter a whole number from %(min)s to %(max)s.", min=-NUMBER_MAX, max=NUMBER_MAX))
+        return number
 
 
 class Decimal(Lazy, fields.Decimal):
-    pass
+    def _deserialize(self, value, attr, data, **kw):
+        number = super()._deserialize(_short_text(value, self), attr, data, **kw)
+        if not number.is_finite() or abs(number) > NUMBER_MAX or number.as_tuple().exponent < -DECIMAL_PLACES:
+            raise _error(_l("Enter a number from %(min)s to %(max)s with at most %(places)s decimal places.",
+                            min=-NUMBER_MAX, max=NUMBER_MAX, places=DECIMAL_PLACES))
+        return decimal.Decimal(format(number, "f"))  # 1E+3 is kept as 1000
 
 
 class Date(Lazy, fields.Date):
-    pass
+    def _deserialize(self, value, attr, data, **kw):
+        day = super()._deserialize(_short_text(value, self), attr, data, **kw)
+        if not DATE_MIN <= day <= DATE_MAX:
+            raise _error(_l("Enter a date from %(min)s to %(max)s.", min=DATE_MIN.isoformat(),
+                            max=DATE_MAX.isoformat()))
+        return day
 
 
 def make_field(f, divisions, max_upload_bytes):

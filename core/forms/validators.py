@@ -1,4 +1,5 @@
-"""Checks for Chinese citizen ID numbers, mobile numbers and uploaded files.
+"""Checks for text, Chinese citizen ID numbers, mobile numbers and uploaded
+files.
 
 Uploaded files are recognised by their content (magic bytes), never by their
 name or the browser's content type.
@@ -6,6 +7,7 @@ name or the browser's content type.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 _ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
@@ -15,6 +17,37 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
 
 #: Reason codes returned by :func:`valid_id_number`.
 ID_REASONS = ("length", "format", "birth_date", "check_digit")
+
+
+#: Bidirectional embeddings, overrides and isolates: they make a name read
+#: differently from what it holds (none is needed in Chinese, Mongolian
+#: script or English).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_KEEP_CONTROLS = frozenset("\t\n\r")
+
+
+def clean_text(value: str) -> str:
+    """``value`` without surrounding blanks and invisible format characters
+    (zero-width spaces, byte order marks …); inside, nothing is changed."""
+    start, end = 0, len(value)
+    while start < end and (value[start].isspace() or unicodedata.category(value[start]) == "Cf"):
+        start += 1
+    while end > start and (value[end - 1].isspace() or unicodedata.category(value[end - 1]) == "Cf"):
+        end -= 1
+    return value[start:end]
+
+
+def text_problem(value: str) -> str | None:
+    """``None`` for acceptable text, else a reason code: ``"control"`` (a
+    control character other than tab and line breaks, NUL included, or a
+    bidirectional override) or ``"invisible"`` (no letter, digit,
+    punctuation or symbol at all: only blanks, zero-width characters, byte
+    order marks, combining marks …)."""
+    if any((unicodedata.category(c) == "Cc" and c not in _KEEP_CONTROLS) or c in BIDI_CONTROLS for c in value):
+        return "control"
+    if not any(unicodedata.category(c)[0] in "LNPS" for c in value):
+        return "invisible"
+    return None
 
 
 def normalise_id_number(value: str) -> str:
