@@ -49,7 +49,7 @@ def administrator(role):
 CASE = "case"
 ROUTES = {
     "web.home": "open", "web.plugins": "open", "web.guides": "open", "web.guide": "open",
-    "bank_partnership.index": "open", "track.track": "open",
+    "bank_partnership.index": "open", "track.track": "open", "track.by_token": "open",
     "auth.sign_in": "open", "auth.second_factor": "open", "auth.sign_out": "open", "auth.account": "open",
     "auth.account_language": "open",
     "cases.list_cases": ("case.read",),
@@ -128,7 +128,7 @@ def _noticed_case(app, items, helper):
 def _url_for_every_rule(app, case_id):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x"}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
