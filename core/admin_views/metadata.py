@@ -19,7 +19,8 @@ from .. import catalog
 from ..i18n import localized
 from ..metadata import store
 from ..metadata.loader import MetadataInvalid
-from ..metadata.schemas import BUILTIN_KINDS, FIELD_TYPES, ITEM_TYPES
+from ..metadata.schemas import FIELD_TYPES, ITEM_TYPES
+from ..metadata.store import registered_kinds
 from ..models import MetadataRecord
 from ..permissions import can
 
@@ -115,7 +116,7 @@ class MetadataKindView(PermissionView):
             if not errors:
                 data = yaml.safe_load(text)
                 flash(_("Created."), "success")
-                return redirect(url_for(".edit_view", key=str(data[BUILTIN_KINDS[self.kind][1]])))
+                return redirect(url_for(".edit_view", key=str(data[registered_kinds()[self.kind][1]])))
         return self.render(self.edit_template, kind=self.kind, key=None, text=text, errors=errors, versions=[],
                            shown=None, current=None, can_edit=True, packs=packs, title=self.name)
 
@@ -129,7 +130,7 @@ class MetadataKindView(PermissionView):
                                                                  problem=getattr(exc, "problem", exc)))]
         if not isinstance(data, dict):
             return [("", _("An entry is a mapping of keys to values."))]
-        key_field = BUILTIN_KINDS[self.kind][1]
+        key_field = registered_kinds()[self.kind][1]
         key = str(data.get(key_field, ""))
         if expected_key is not None and key != expected_key:
             return [(key_field, _("The code cannot be changed; create a new entry instead."))]
