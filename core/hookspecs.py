@@ -201,8 +201,9 @@ def prepare_form_spec(spec, item, county_code, locale):
     """Fires when an item's commission form spec is built for a county
     (once per item version, county and language: the result is cached).
     Change ``spec`` in place: add a field to a section, adjust a label, a
-    ``pattern`` or a required flag. Return value ignored. All
-    implementations run, in plugin-name order."""
+    ``pattern`` or a required flag (a field name must stay unique and a
+    ``show_if`` must name fields of the form). Return value ignored. All
+    implementations run; ``tryfirst``/``trylast`` order them."""
 
 
 # --- registries -----------------------------------------------------------

@@ -76,6 +76,11 @@ def _named_function(pm, function, name, hook_name):
         token = _CURRENT.set(name)
         try:
             result = function(*args, **kwargs)
+        except Exception as exc:
+            if not getattr(exc, "bangban_plugin", None):
+                exc.bangban_plugin = name
+                exc.add_note(f"(raised by plugin {name!r} in hook {hook_name})")
+            raise
         finally:
             _CURRENT.reset(token)
         sink = _SINK.get()
@@ -235,6 +240,33 @@ def call_each(pm, hook_name, **kwargs):
     finally:
         _SINK.reset(token)
     return [(sink.get(id(result), "?"), result) for result in results or ()]
+
+
+def call_isolated(pm, hook_name, **kwargs):
+    """Call each plugin's implementation of a hook on its own (wrappers
+    still wrap each call), in the hook's order; an exception is logged with
+    the plugin's name and never stops the others. For after-the-fact hooks
+    such as ``case_committed``. Returns the names of the plugins that failed."""
+    _trace(pm, hook_name)
+    caller = getattr(pm.hook, hook_name)
+    impls = caller.get_hookimpls()
+    wrappers = {i.plugin for i in impls if i.wrapper or i.hookwrapper}
+    failed = []
+    for impl in reversed([i for i in impls if not (i.wrapper or i.hookwrapper)]):
+        others = [p for _n, p in pm.list_name_plugin() if p is not impl.plugin and p not in wrappers]
+        try:
+            pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+        except Exception:  # noqa: BLE001 - logged: such a hook must never undo what is done
+            log.exception("plugin %r failed in hook %s", impl.plugin_name, hook_name)
+            failed.append(impl.plugin_name)
+    return failed
+
+
+def hooks():
+    """The current app's ``pm.hook``."""
+    from flask import current_app
+
+    return current_app.extensions["bangban"].pm.hook
 
 
 def _trace(pm, hook_name):

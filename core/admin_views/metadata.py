@@ -186,12 +186,13 @@ class ItemView(MetadataKindView):
     @expose("/preview/<key>")
     def preview_view(self, key):
         from ..cases.views import guide_field_set
-        from ..forms import build_form_spec
+        from ..forms import prepare_form_spec
 
         record = next((v for v in self._versions(key) if v.current), None)
         if record is None:
             return self.render("admin/bangban/not_found.html"), 404
-        spec = build_form_spec(record.content, guide_field_set(current_user.county_code), locale=str(request.args.get("lang", "zh"))[:2])
+        spec = prepare_form_spec(record.content, guide_field_set(current_user.county_code), current_user.county_code,
+                                 locale=str(request.args.get("lang", "zh"))[:2])
         return self.render("admin/bangban/item_preview.html", spec=spec, item=record.content, title=self.name)
 
     @expose("/edit/<key>", methods=["GET", "POST"])

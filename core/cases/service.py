@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from peewee import fn
 
@@ -19,6 +20,18 @@ POWERS = ["submit", "supplement", "collect_result", "pay"]
 
 def today():
     return datetime.date.today()
+
+
+def _pm():
+    return current_app.extensions["bangban"].pm
+
+
+def _committed(case, action, from_state, actor):
+    """``case_committed``, after the transaction: each plugin on its own, a
+    failure logged, never undoing the case."""
+    from ..plugins import call_isolated
+
+    call_isolated(_pm(), "case_committed", case=case, action=action, from_state=from_state, actor=actor)
 
 
 def _event(case, user, action, from_state, note="", data=None, role=None):
@@ -100,6 +113,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
                           materials=materials, powers=POWERS, created_by=user.id)
         _event(case, user, "apply", None)
         _audit(case, user, "case.create", {"item": item["code"], "version": item_record.version})
+        _pm().hook.case_created(case=case, item=item, actor=user, data=case.data)
+    _committed(case, "apply", None, user)
     return case
 
 
@@ -127,8 +142,13 @@ def take(case: Case, code: str, user, inputs: dict | None = None):
         if flow.is_final(case.state) or case.state == "finished":
             _close_escalation(case)
         case.save()
+        if "rating" in transition.requires:
+            _pm().hook.rating_recorded(case=case, rating=case.rating, comment=case.rating_comment,
+                                       channel=inputs.get("channel") or "staff", actor=user)
         _event(case, user, transition.code, source, note=inputs.get("reason") or inputs.get("note") or "", data=data)
         _audit(case, user, f"case.{transition.code}", {"from": source, "to": case.state, **_safe(data)})
+        _pm().hook.case_moved(case=case, transition=transition, from_state=source, actor=user, inputs=inputs)
+    _committed(case, transition.code, source, user)
     return case
 
 
@@ -210,8 +230,8 @@ def _dispatch_joint(case, departments, role):
     strange = [d for d in departments if d not in allowed]
     if strange or len(departments) < 2:
         raise wf.TransitionError(_l("Choose at least two of the item's joint departments."))
-    promised = float(item.get("promised_days", 0)) + case.extended_days
-    due = workdays.from_db().add_workdays(case.accepted_on or today(), promised).day
+    start = case.accepted_on or today()
+    due = workdays.from_db().add_workdays(start, deadline_days(case, item, start)).day
     for department in departments:
         helper = _helper_for(case, department, role)
         Subtask.create(county_code=case.county_code, case=case, department=department, helper=helper.id, due_day=due)
@@ -231,9 +251,17 @@ def complete_subtask(case, user, note=""):
     return part
 
 
+def deadline_days(case, item, start):
+    """The working days a case has from ``start``: the item's promised days
+    plus extensions, unless a plugin's ``case_deadline`` says otherwise."""
+    days = float(item.get("promised_days", 0)) + case.extended_days
+    adjusted = _pm().hook.case_deadline(case=case, item=item, start=start, days=days)
+    return days if adjusted is None else float(adjusted)
+
+
 def _set_deadline(case):
     item = case.item_record.content
-    days = float(item.get("promised_days", 0)) + case.extended_days
+    days = deadline_days(case, item, case.accepted_on)
     pauses = [(_date(s), _date(e) if e else None) for s, e in case.pauses]
     deadline = workdays.from_db().deadline_with_pauses(case.accepted_on, days, pauses, today())
     case.due_day, case.due_part, case.due_confirmed = deadline.day, deadline.part, deadline.confirmed
