@@ -391,6 +391,10 @@ def test_plugin_kinds_in_yaml_import_and_export(make_app, tmp_path):
         result = catalog_io.import_yaml(pack)
         assert not result.problems, result.problems
         assert [e.kind for p in result.packs for e in p.entries] == ["notices"]
+        catalog_io.apply_import(result, actor="t", role="system")
+        catalog_io.export_yaml(tmp_path / "out")
+    written = (tmp_path / "out" / "extra" / "notices.yaml").read_text(encoding="utf-8")
+    assert written.index("code: n1") < written.index("title:")  # the plugin schema's field order
 
 
 # --- a core without plugins ------------------------------------------------------

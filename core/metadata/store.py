@@ -150,6 +150,7 @@ def export(directory, kinds=None) -> list[Path]:
     """Write the current records as packs under ``directory``; return files.
     ``kinds`` (default: :func:`registered_kinds`) gives each kind's field order."""
     directory = Path(directory)
+    schemas = registered_kinds(kinds)
     packs = {}
     for run in MetadataSync.select(MetadataSync.packs).order_by(MetadataSync.id):
         packs.update(run.packs)
@@ -165,7 +166,7 @@ def export(directory, kinds=None) -> list[Path]:
         manifest = packs.get(pack, {"name": pack, "version": "1"})
         written.append(_dump(folder / "pack.yaml", manifest))
         for kind, entries in sorted(kinds.items()):
-            schema = registered_kinds(kinds).get(kind, (None,))[0]
+            schema = schemas.get(kind, (None,))[0]
             entries = [_schema_order(e, schema) for e in entries]
             written.append(_dump(folder / f"{kind}.yaml", {kind: entries}))
     return written
