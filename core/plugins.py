@@ -156,14 +156,19 @@ def make_manager(allow=None, trace=False, extra=()):
         selected = [available[name] for name in wanted]
     else:
         selected = [available[name] for name in sorted(available)]
+    loaded = []
     for ep in selected:
         try:
-            plugin = ep.load()
+            loaded.append((ep, ep.load()))
         except Exception as exc:  # noqa: BLE001 - re-raised with the plugin's name
             raise PluginError(
                 f"plugin {ep.name!r} ({ep.value}) failed to load: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+    # pluggy calls the last registered first: registering in reverse name
+    # order makes hooks run in plugin-name order (then the built-ins), never
+    # in the order of BANGBAN_PLUGINS or of installation.
+    for ep, plugin in sorted(loaded, key=lambda pair: pair[0].name, reverse=True):
         pm.register(plugin, name=ep.name)
         dist = getattr(ep, "dist", None)
         if dist is not None:

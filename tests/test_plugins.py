@@ -101,3 +101,14 @@ def test_plugins_page_lists_plugins_and_hooks(client):
     assert by_name["core.cases"]["hooks"] == ["register_admin_views", "register_blueprints"]
     assert by_name["wushen"]["hooks"] == ["register_demo_packs", "register_metadata_packs"]
     assert by_name["bank_partnership"]["version"]
+
+
+def test_hook_order_follows_plugin_names_not_the_allowlist():
+    """pluggy calls the last registered plugin first: plugins are registered
+    in reverse name order whatever order BANGBAN_PLUGINS gives, so hooks
+    run in plugin-name order."""
+    def registered(allow):
+        return [name for name, _p in make_manager(allow=allow).list_name_plugin() if not name.startswith("core.")]
+
+    assert registered("bank_partnership,wushen") == registered("wushen,bank_partnership") == \
+        ["wushen", "bank_partnership"]
