@@ -267,13 +267,6 @@ def call_isolated(pm, hook_name, **kwargs):
     return failed
 
 
-def hooks():
-    """The current app's ``pm.hook``."""
-    from flask import current_app
-
-    return current_app.extensions["bangban"].pm.hook
-
-
 def _trace(pm, hook_name):
     if getattr(pm, "bangban_trace", False):
         names = [i.plugin_name for i in getattr(pm.hook, hook_name).get_hookimpls()]

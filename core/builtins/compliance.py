@@ -8,6 +8,7 @@ gives no minimum). Requirement fields used: ``min``, ``items``, ``role``.
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..hookspecs import hookimpl
@@ -31,21 +32,22 @@ def _text(value):
 
 
 def _at_least(have, need, what):
-    return (MET if have >= need else NOT_MET), f"{what}: {have:g} (at least {need:g})"
+    return (MET if have >= need else NOT_MET), _("%(what)s: %(have)s (at least %(need)s)", what=what,
+                                                 have=f"{have:g}", need=f"{need:g}")
 
 
 def _listed(site, key, requirement, what):
     """Every text of ``requirement.items`` (default: its name) is among the
     site's ``key`` list (any language of an entry counts)."""
     if key not in _profile(site):
-        return UNKNOWN, f"the site does not list its {what}"
+        return UNKNOWN, _("The site does not list its %(what)s.", what=what)
     present = set().union(*(_text(v) for v in _profile(site)[key])) if _profile(site)[key] else set()
     wanted = requirement.get("items") or [requirement.get("name")]
     missing = [w for w in wanted if not (_text(w) & present)]
     if missing:
         shown = ", ".join(sorted(min(_text(w)) for w in missing if _text(w)))
-        return NOT_MET, f"{what} missing: {shown}"
-    return MET, f"{what}: {len(wanted)} of {len(wanted)} present"
+        return NOT_MET, _("%(what)s missing: %(missing)s", what=what, missing=shown)
+    return MET, _("%(what)s: all %(n)d present", what=what, n=len(wanted))
 
 
 def _active_staff(site, role=None):
@@ -71,23 +73,26 @@ def min_area(site, standard, requirement):
     need = requirement.get("min", (standard or {}).get("min_area"))
     area = _profile(site).get("area")
     if need is None or area is None:
-        return UNKNOWN, "no area or no minimum area"
-    return _at_least(area, need, "area m²")
+        return UNKNOWN, _("The site's area or the minimum area is not given.")
+    return _at_least(area, need, _("area m²"))
 
 
 def agents_posted(site, standard, requirement):
     role = requirement.get("role")
     have = _active_staff(site, role).count()
-    return _at_least(have, requirement.get("min", 1), f"active {role or 'staff'} posted to {site.region}")
+    what = _("active %(role)s posted to %(region)s", role=role or _("staff"), region=site.region)
+    return _at_least(have, requirement.get("min", 1), what)
 
 
 def items_offered(site, standard, requirement):
     if "items" not in _profile(site):
-        return UNKNOWN, "the site does not list its items"
+        return UNKNOWN, _("The site does not list its %(what)s.", what=_("items"))
     items = _site_items(site)
     unknown = sorted(code for code, item in items if item is None)
-    status, evidence = _at_least(len(items) - len(unknown), requirement.get("min", 1), "items in the catalog")
-    return status, evidence + (f"; not in the catalog: {', '.join(unknown)}" if unknown else "")
+    status, evidence = _at_least(len(items) - len(unknown), requirement.get("min", 1), _("items in the catalog"))
+    if unknown:
+        evidence += "; " + _("not in the catalog: %(codes)s", codes=", ".join(unknown))
+    return status, evidence
 
 
 def window_kinds(site, standard, requirement):
@@ -96,59 +101,61 @@ def window_kinds(site, standard, requirement):
     items = [item for _code, item in _site_items(site) if item]
     wanted = requirement.get("items") or []
     if not items or not wanted:
-        return UNKNOWN, "no items offered or no window kinds asked for"
+        return UNKNOWN, _("No items offered, or no kinds of window asked for.")
     channels = {c for item in items for c in item.get("channels") or ()}
     missing = [w for w in wanted if w not in channels]
     if missing:
-        return NOT_MET, f"no item offered at: {', '.join(missing)}"
-    return MET, f"items offered at: {', '.join(wanted)}"
+        return NOT_MET, _("No item offered at: %(kinds)s", kinds=", ".join(missing))
+    return MET, _("Items offered at: %(kinds)s", kinds=", ".join(wanted))
 
 
 def equipment(site, standard, requirement):
-    return _listed(site, "equipment", requirement, "equipment")
+    return _listed(site, "equipment", requirement, _("equipment"))
 
 
 def zones(site, standard, requirement):
-    return _listed(site, "zones", requirement, "zones")
+    return _listed(site, "zones", requirement, _("zones"))
 
 
 def features(site, standard, requirement):
     if "features" not in _profile(site):
-        return UNKNOWN, "the site does not list its features"
+        return UNKNOWN, _("The site does not list its %(what)s.", what=_("features"))
     wanted = requirement.get("items") or [requirement.get("code")]
     missing = [w for w in wanted if w not in _profile(site)["features"]]
-    return (NOT_MET, f"features missing: {', '.join(missing)}") if missing else (MET, f"features: {', '.join(wanted)}")
+    if missing:
+        return NOT_MET, _("%(what)s missing: %(missing)s", what=_("features"), missing=", ".join(missing))
+    return MET, _("%(what)s: all %(n)d present", what=_("features"), n=len(wanted))
 
 
 def ports(site, standard, requirement):
     have = _profile(site).get("ports")
     if have is None:
-        return UNKNOWN, "the site does not say its network ports per window"
-    return _at_least(have, requirement.get("min", 1), "network ports per window")
+        return UNKNOWN, _("The site does not list its %(what)s.", what=_("network ports per window"))
+    return _at_least(have, requirement.get("min", 1), _("network ports per window"))
 
 
 def sessions(site, standard, requirement):
     if "sessions" not in _profile(site):
-        return UNKNOWN, "the site does not list its opening sessions"
+        return UNKNOWN, _("The site does not list its %(what)s.", what=_("opening sessions"))
     days = {d for s in _profile(site)["sessions"] for d in s.get("days", ())}
-    return _at_least(len(days), requirement.get("min", 5), "opening days per week")
+    return _at_least(len(days), requirement.get("min", 5), _("opening days per week"))
 
 
 def extended_hours(site, standard, requirement):
     if "sessions" not in _profile(site):
-        return UNKNOWN, "the site does not list its opening sessions"
+        return UNKNOWN, _("The site does not list its %(what)s.", what=_("opening sessions"))
     extended = [s for s in _profile(site)["sessions"] if s.get("kind") == "extended"]
-    return _at_least(len(extended), requirement.get("min", 1), "extended-hours sessions")
+    return _at_least(len(extended), requirement.get("min", 1), _("extended-hours sessions"))
 
 
 def staffing(site, standard, requirement):
     rows = (standard or {}).get("staffing") or []
     if not rows:
-        return UNKNOWN, "the standard sets no staffing"
+        return UNKNOWN, _("The standard sets no staffing.")
     short, parts = [], []
     for row in rows:
         have = _active_staff(site, row["role"]).count()
-        parts.append(f"{row['role']}: {have} (at least {row['min']})")
+        parts.append(_("%(what)s: %(have)s (at least %(need)s)", what=row["role"], have=have, need=row["min"]))
         if have < row["min"]:
             short.append(row["role"])
     return (NOT_MET if short else MET), "; ".join(parts)
@@ -156,27 +163,28 @@ def staffing(site, standard, requirement):
 
 def rating_device(site, standard, requirement):
     wanted = {"items": requirement.get("items") or [{"zh": "评价器", "en": "Rating device"}]}
-    return _listed(site, "equipment", wanted, "rating device")
+    return _listed(site, "equipment", wanted, _("rating device"))
 
 
 def naming(site, standard, requirement):
     endings = requirement.get("items") or [NAME_ENDINGS.get(site.kind)]
     name = site.name.get("zh") if isinstance(site.name, dict) else site.name
     if not name or not endings[0]:
-        return UNKNOWN, "no Chinese name or no standard name for this kind of site"
+        return UNKNOWN, _("No Chinese name, or no standard name for this kind of site.")
     if any(name.endswith(e) for e in endings):
-        return MET, f"{name}"
-    return NOT_MET, f"{name} does not end with {' / '.join(endings)}"
+        return MET, name
+    return NOT_MET, _("%(name)s does not end with %(endings)s", name=name, endings=" / ".join(endings))
 
 
 def online_rate(site, standard, requirement):
     items = [item for _code, item in _site_items(site) if item]
     need = requirement.get("min")
     if not items or need is None:
-        return UNKNOWN, "no items offered or no minimum rate"
+        return UNKNOWN, _("No items offered, or no minimum rate.")
     online = sum(1 for item in items if item.get("online"))
     rate = online / len(items)
-    return (MET if rate >= need else NOT_MET), f"{online} of {len(items)} items online ({rate:.0%}, at least {need:.0%})"
+    return (MET if rate >= need else NOT_MET), _("%(online)d of %(n)d items online (%(rate)s, at least %(need)s)",
+                                                 online=online, n=len(items), rate=f"{rate:.0%}", need=f"{need:.0%}")
 
 
 CRITERIA = {

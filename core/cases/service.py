@@ -144,7 +144,7 @@ def take(case: Case, code: str, user, inputs: dict | None = None):
         case.save()
         if "rating" in transition.requires:
             _pm().hook.rating_recorded(case=case, rating=case.rating, comment=case.rating_comment,
-                                       channel=inputs.get("channel") or "staff", actor=user)
+                                       channel="staff", actor=user)
         _event(case, user, transition.code, source, note=inputs.get("reason") or inputs.get("note") or "", data=data)
         _audit(case, user, f"case.{transition.code}", {"from": source, "to": case.state, **_safe(data)})
         _pm().hook.case_moved(case=case, transition=transition, from_state=source, actor=user, inputs=inputs)
