@@ -48,7 +48,7 @@ from .metadata import store
 from .metadata.checks import check_forms
 from .metadata.loader import (Catalog, Entry, MetadataError, Pack, _dotted, _flatten, canonical_json, merge,
                               read_pack)
-from .metadata.schemas import BUILTIN_KINDS, FieldSchema, ItemSchema
+from .metadata.schemas import FieldSchema, ItemSchema
 
 ITEMS, MATERIALS, README, OTHER = "事项", "材料", "说明", "其他(JSON)"
 CODE, SEQ, PACK = "事项编码", "序号", "所属元数据包"
@@ -574,9 +574,10 @@ def apply_import(result: ImportResult, actor="system", role="system", progress=N
 
 # --- YAML -----------------------------------------------------------------
 
-def export_yaml(directory) -> list[Path]:
-    """Every current record as YAML packs under ``directory`` (``store.export``)."""
-    return store.export(directory)
+def export_yaml(directory, kinds=None) -> list[Path]:
+    """Every current record as YAML packs under ``directory`` (``store.export``);
+    ``kinds`` (default: the registry's) gives each kind's field order."""
+    return store.export(directory, kinds=store.registered_kinds(kinds))
 
 
 def import_yaml(directory, kinds=None, progress=None) -> ImportResult:
@@ -590,7 +591,7 @@ def import_yaml(directory, kinds=None, progress=None) -> ImportResult:
     if not paths:
         result.problems.append(MetadataError(str(directory), None, "", "no metadata packs (pack.yaml) here"))
     for done, path in enumerate(paths, 1):
-        result.packs.extend(p for p in [read_pack(path, kinds or BUILTIN_KINDS, result.problems)] if p)
+        result.packs.extend(p for p in [read_pack(path, store.registered_kinds(kinds), result.problems)] if p)
         _tick(progress, done, len(paths), "read")
     if not result.problems:
         result.problems.extend(_combine(result.packs)[1])

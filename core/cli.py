@@ -91,17 +91,10 @@ def pack_paths(pm):
 
 
 def metadata_kinds(pm):
-    from .metadata.schemas import BUILTIN_KINDS
+    """Every metadata kind (the core's and the plugins'): :mod:`core.registry`."""
+    from .registry import metadata_kinds as registered
 
-    kinds = dict(BUILTIN_KINDS)
-    owners = {k: "core" for k in kinds}
-    for plugin, args, kw in collect(pm, "register_metadata_kinds"):
-        kind, schema = args[0], args[1]
-        if kind in kinds:
-            raise PluginError(f"plugin {plugin!r} registers metadata kind {kind!r}, already registered by {owners[kind]!r}")
-        kinds[kind] = (schema, kw.get("key", args[2] if len(args) > 2 else "code"))
-        owners[kind] = plugin
-    return kinds
+    return registered(pm)
 
 
 def load_catalog(pm, paths=()):

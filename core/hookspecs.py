@@ -174,14 +174,17 @@ def case_committed(case, action, from_state, actor):
     """Fires after the transaction of a case's creation (``action`` is
     ``"apply"``, ``from_state`` None) or transition has committed: for
     notifications and outbound messages (write them to the outbox in your
-    own transaction; never let a failure here undo the case). Exceptions
-    are logged, not raised. Return value ignored."""
+    own transaction; never let a failure here undo the case). Each
+    plugin's implementation is called on its own: an exception is logged
+    with the plugin's name, not raised, and the others still run. Return
+    value ignored."""
 
 
 @hookspec
 def rating_recorded(case, rating, comment, channel, actor):
     """Fires inside the transaction that stores a rating (1–5; 1 and 2 are
-    差评) of a case; ``channel`` says how it came (``staff`` on the
+    差评) of a case, after the case row is saved and before its event and
+    audit entry; raising aborts the rating. ``channel`` says how it came (``staff`` on the
     applicant's behalf, ``qr`` from the receipt, ``online``); ``actor`` is
     None for a citizen. Return value ignored."""
 
@@ -189,7 +192,8 @@ def rating_recorded(case, rating, comment, channel, actor):
 @hookspec(firstresult=True)
 def case_deadline(case, item, start, days):
     """Fires when a case's deadline is computed (acceptance, resumption,
-    extension). Return a different number of working days than ``days`` (the
+    extension, the due day of joint parts), in
+    :func:`core.cases.service.deadline_days`. Return a different number of working days than ``days`` (the
     item's promised days plus extensions) to adjust it for a region, or None
     to keep it. The first non-None result wins."""
 
@@ -201,8 +205,9 @@ def prepare_form_spec(spec, item, county_code, locale):
     """Fires when an item's commission form spec is built for a county
     (once per item version, county and language: the result is cached).
     Change ``spec`` in place: add a field to a section, adjust a label, a
-    ``pattern`` or a required flag. Return value ignored. All
-    implementations run, in plugin-name order."""
+    ``pattern`` or a required flag (a field name must stay unique and a
+    ``show_if`` must name fields of the form). Return value ignored. All
+    implementations run; ``tryfirst``/``trylast`` order them."""
 
 
 # --- registries -----------------------------------------------------------

@@ -68,14 +68,16 @@ class CatalogIOView(PermissionView):
     @expose("/export", methods=["POST"])
     def export_view(self):
         from .. import catalog_io
+        from ..registry import metadata_kinds
 
         fmt = request.form.get("format", "xlsx")
+        kinds = metadata_kinds()
         job = Job(f"export-{fmt}", current_user.username)
         folder = Path(tempfile.mkdtemp(prefix="bangban-export-"))
 
         def work(job):
             if fmt == "yaml":
-                catalog_io.export_yaml(folder / "packs")
+                catalog_io.export_yaml(folder / "packs", kinds=kinds)
                 target = folder / "catalog-yaml.zip"
                 with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
                     for path in sorted((folder / "packs").rglob("*.yaml")):
@@ -90,7 +92,9 @@ class CatalogIOView(PermissionView):
     @expose("/import", methods=["POST"])
     def import_view(self):
         from .. import catalog_io
+        from ..registry import metadata_kinds
 
+        kinds = metadata_kinds()
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             return jsonify({"status": "failed", "problems": [_("Choose a file.")]}), 400
@@ -113,7 +117,7 @@ class CatalogIOView(PermissionView):
                         if member.startswith("/") or ".." in Path(member).parts:
                             raise ValueError(f"unsafe path in the archive: {member}")
                     archive.extractall(folder / "packs")
-                result = catalog_io.import_yaml(folder / "packs", progress=job.progress)
+                result = catalog_io.import_yaml(folder / "packs", kinds=kinds, progress=job.progress)
             if not result.ok:
                 job.status, job.problems = "invalid", result.problems
                 return

@@ -19,8 +19,8 @@ from .. import catalog
 from ..i18n import localized
 from ..metadata import store
 from ..metadata.loader import MetadataInvalid
-from ..metadata.schemas import (BUILTIN_KINDS, FIELD_TYPES, ITEM_KINDS, ITEM_LEVELS, ITEM_TYPES, LANGS,
-                                MATERIAL_FORMS)
+from ..metadata.schemas import FIELD_TYPES, ITEM_KINDS, ITEM_LEVELS, ITEM_TYPES, LANGS, MATERIAL_FORMS
+from ..metadata.store import registered_kinds
 from ..models import MetadataRecord
 from ..permissions import can
 
@@ -116,7 +116,7 @@ class MetadataKindView(PermissionView):
             if not errors:
                 data = yaml.safe_load(text)
                 flash(_("Created."), "success")
-                return redirect(url_for(".edit_view", key=str(data[BUILTIN_KINDS[self.kind][1]])))
+                return redirect(url_for(".edit_view", key=str(data[registered_kinds()[self.kind][1]])))
         return self.render(self.edit_template, kind=self.kind, key=None, text=text, errors=errors, versions=[],
                            shown=None, current=None, can_edit=True, packs=packs, title=self.name), \
             400 if errors else 200
@@ -131,7 +131,7 @@ class MetadataKindView(PermissionView):
                                                                  problem=getattr(exc, "problem", exc)))]
         if not isinstance(data, dict):
             return [("", _("An entry is a mapping of keys to values."))]
-        key_field = BUILTIN_KINDS[self.kind][1]
+        key_field = registered_kinds()[self.kind][1]
         key = str(data.get(key_field, ""))
         if expected_key is not None and key != expected_key:
             return [(key_field, _("The code cannot be changed; create a new entry instead."))]
@@ -187,12 +187,13 @@ class ItemView(MetadataKindView):
     @expose("/preview/<key>")
     def preview_view(self, key):
         from ..cases.views import guide_field_set
-        from ..forms import build_form_spec
+        from ..forms import prepare_form_spec
 
         record = next((v for v in self._versions(key) if v.current), None)
         if record is None:
             return self.render("admin/bangban/not_found.html"), 404
-        spec = build_form_spec(record.content, guide_field_set(current_user.county_code), locale=str(request.args.get("lang", "zh"))[:2])
+        spec = prepare_form_spec(record.content, guide_field_set(current_user.county_code), current_user.county_code,
+                                 locale=str(request.args.get("lang", "zh"))[:2])
         return self.render("admin/bangban/item_preview.html", spec=spec, item=record.content, title=self.name)
 
     @expose("/edit/<key>", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from .. import catalog, personal
-from ..forms import build_form_spec
+from ..forms import prepare_form_spec
 from ..forms.spec import spec_fields
 from ..i18n import localized
 from ..models import Region
@@ -25,7 +25,8 @@ def _fields(case, lang):
     from .views import guide_field_set
 
     def build():
-        spec = build_form_spec(case.item_record.content, guide_field_set(case.county_code), locale=lang)
+        spec = prepare_form_spec(case.item_record.content, guide_field_set(case.county_code), case.county_code,
+                                 locale=lang)
         return tuple((f["name"], f["label"], f["type"], tuple((str(o["value"]), o["label"]) for o in f["options"]))
                      for f in spec_fields(spec))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from .. import audit, personal, workdays
@@ -19,6 +20,18 @@ POWERS = ["submit", "supplement", "collect_result", "pay"]
 
 def today():
     return datetime.date.today()
+
+
+def _pm():
+    return current_app.extensions["bangban"].pm
+
+
+def _committed(case, action, from_state, actor):
+    """``case_committed``, after the transaction: each plugin on its own, a
+    failure logged, never undoing the case."""
+    from ..plugins import call_isolated
+
+    call_isolated(_pm(), "case_committed", case=case, action=action, from_state=from_state, actor=actor)
 
 
 def _event(case, user, action, from_state, note="", data=None, role=None):
@@ -111,6 +124,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
                           materials=materials, powers=POWERS, created_by=user.id)
         _event(case, user, "apply", None)
         _audit(case, user, "case.create", {"item": item["code"], "version": item_record.version})
+        _pm().hook.case_created(case=case, item=item, actor=user, data=case.data)
+    _committed(case, "apply", None, user)
     return case
 
 
@@ -138,8 +153,13 @@ def take(case: Case, code: str, user, inputs: dict | None = None):
         if flow.is_final(case.state) or case.state == "finished":
             _close_escalation(case)
         case.save()
+        if "rating" in transition.requires:
+            _pm().hook.rating_recorded(case=case, rating=case.rating, comment=case.rating_comment,
+                                       channel="staff", actor=user)
         _event(case, user, transition.code, source, note=inputs.get("reason") or inputs.get("note") or "", data=data)
         _audit(case, user, f"case.{transition.code}", {"from": source, "to": case.state, **_safe(data)})
+        _pm().hook.case_moved(case=case, transition=transition, from_state=source, actor=user, inputs=inputs)
+    _committed(case, transition.code, source, user)
     return case
 
 
@@ -241,14 +261,22 @@ def complete_subtask(case, user, note=""):
     return part
 
 
+def deadline_days(case, item, start):
+    """The working days a case has from ``start``: the item's promised days
+    plus extensions, unless a plugin's ``case_deadline`` says otherwise."""
+    days = float(item.get("promised_days", 0)) + case.extended_days
+    adjusted = _pm().hook.case_deadline(case=case, item=item, start=start, days=days)
+    return days if adjusted is None else float(adjusted)
+
+
 def case_deadline(case) -> workdays.Deadline:
     """THE deadline of a case (the one computation: the case's due, its
     joint parts' due and the receipt's promise all come from here): the
-    item's promised working days plus extensions, counted from acceptance
-    (from today for a case not yet accepted), the clock standing still
-    during pauses."""
+    item's promised working days plus extensions (or what a plugin's
+    ``case_deadline`` says), counted from acceptance (from today for a case
+    not yet accepted), the clock standing still during pauses."""
     item = case.item_record.content
-    days = float(item.get("promised_days", 0)) + case.extended_days
+    days = deadline_days(case, item, case.accepted_on)
     pauses = [(_date(s), _date(e) if e else None) for s, e in case.pauses]
     return workdays.from_db().deadline_with_pauses(case.accepted_on or today(), days, pauses, today())
 

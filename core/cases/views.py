@@ -14,7 +14,7 @@ from .. import audit, catalog, personal, scope
 from ..db import transaction
 from ..permissions import can, require
 from ..hardening import int_arg
-from ..forms import build_form_spec, schema_for, search_items, validate_form
+from ..forms import prepare_form_spec, schema_for, search_items, validate_form
 from ..forms.render import render_form
 from ..i18n import localized
 from ..models import MetadataRecord, Region, Staff
@@ -51,23 +51,24 @@ def is_offered(item, user):
     return level == "county" or level in item.get("levels", [])
 
 
-def _compiled(record_id, guide_id, locale, divisions):
-    """Form spec and validation schema of one item version (immutable, so
-    cached): built once, used for the page, the JSON and the POST."""
+def _compiled(record_id, guide_id, county_code, locale, divisions):
+    """Form spec and validation schema of one item version for a county
+    (immutable, so cached): built once, used for the page, the JSON and the
+    POST."""
 
     def build():
         record = MetadataRecord.get_by_id(record_id)
         guide = MetadataRecord.get_by_id(guide_id).content if guide_id else guide_field_set()
-        spec = build_form_spec(record.content, guide, locale=locale)
+        spec = prepare_form_spec(record.content, guide, county_code, locale=locale)
         return spec, schema_for(spec, divisions=frozenset(divisions))
 
-    return catalog.cached("form", (record_id, guide_id, locale, divisions), build)
+    return catalog.cached("form", (record_id, guide_id, county_code, locale, divisions), build)
 
 
 def compiled_form(record, user, locale):
     guide = catalog.guide_fields_for(user.county_code)
     divisions = divisions_for(user)
-    key = (record.id, guide.id if guide else None, locale, tuple(sorted(divisions)))
+    key = (record.id, guide.id if guide else None, user.county_code, locale, tuple(sorted(divisions)))
     spec, schema = _compiled(*key)
     return spec, schema, divisions, key
 

@@ -156,6 +156,32 @@ def build_form_spec(item: dict, guide_field_set: dict, *, locale: str = "zh", ex
     }
 
 
+def prepare_form_spec(item: dict, guide_field_set: dict, county_code, *, locale: str = "zh", pm=None) -> dict:
+    """The commission-form spec of ``item`` for a county: :func:`build_form_spec`,
+    then the ``prepare_form_spec`` hook (through ``pm.hook``: every
+    implementation, ``tryfirst``/``trylast`` decide the order) changes it in
+    place. Callers cache the result per item version, guide
+    field set, county and language. A field a plugin adds must not collide
+    with another, and its ``show_if``/``required_if`` are checked like the
+    item's."""
+    from flask import current_app
+
+    spec = build_form_spec(item, guide_field_set, locale=locale)
+    pm = pm or current_app.extensions["bangban"].pm
+    pm.hook.prepare_form_spec(spec=spec, item=item, county_code=county_code, locale=locale)
+    _check_prepared(item.get("code", "?"), spec)
+    return spec
+
+
+def _check_prepared(code, spec):
+    seen = set()
+    for f in spec_fields(spec):
+        if f["name"] in seen:
+            raise FormSpecError(f"item {code!r}: a plugin's prepare_form_spec adds field {f['name']!r} twice")
+        seen.add(f["name"])
+    _check_expressions(code, [f for f in spec_fields(spec) if f["type"] != "material"], seen)
+
+
 def spec_fields(spec: dict):
     """Every field of ``spec``, in form order."""
     for section in spec.get("sections", ()):

@@ -132,9 +132,25 @@ def _str_presenter(dumper, value):
 _Dumper.add_representer(str, _str_presenter)
 
 
-def export(directory) -> list[Path]:
-    """Write the current records as packs under ``directory``; return files."""
+def registered_kinds(kinds=None) -> dict:
+    """``kinds``, else the app's metadata kind registry (core and plugins),
+    else (outside an app) the core's own kinds."""
+    from flask import has_app_context
+
+    if kinds:
+        return kinds
+    if has_app_context():
+        from ..registry import metadata_kinds
+
+        return metadata_kinds()
+    return BUILTIN_KINDS
+
+
+def export(directory, kinds=None) -> list[Path]:
+    """Write the current records as packs under ``directory``; return files.
+    ``kinds`` (default: :func:`registered_kinds`) gives each kind's field order."""
     directory = Path(directory)
+    schemas = registered_kinds(kinds)
     packs = {}
     for run in MetadataSync.select(MetadataSync.packs).order_by(MetadataSync.id):
         packs.update(run.packs)
@@ -150,7 +166,7 @@ def export(directory) -> list[Path]:
         manifest = packs.get(pack, {"name": pack, "version": "1"})
         written.append(_dump(folder / "pack.yaml", manifest))
         for kind, entries in sorted(kinds.items()):
-            schema = BUILTIN_KINDS.get(kind, (None,))[0]
+            schema = schemas.get(kind, (None,))[0]
             entries = [_schema_order(e, schema) for e in entries]
             written.append(_dump(folder / f"{kind}.yaml", {kind: entries}))
     return written
@@ -213,7 +229,7 @@ def save_entries(changes, actor, role, kinds=None):
 
     from .loader import Entry, MetadataError, MetadataInvalid, _dotted, _flatten, check_references, index_entries
 
-    kinds = kinds or BUILTIN_KINDS
+    kinds = registered_kinds(kinds)
     catalog = catalog_from_db()
     errors = []
     for kind, data, pack in changes:

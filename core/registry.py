@@ -1,0 +1,163 @@
+"""Registries built from the ``register_*`` hooks: metadata kinds, metrics,
+compliance criteria, intake channels, site kinds and languages.
+
+One mechanism for all: each registry calls its hook once per plugin
+manager (that is, once per app) and keeps the result on the manager; an
+entry is checked as it arrives, and a code registered twice is an error
+naming both plugins. The core's own entries come from built-in plugins
+(:mod:`core.builtins`) through the same hooks.
+"""
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+
+from .plugins import PluginError, collect
+
+UNITS = ("rate", "count")
+LEVELS = ("site", "township", "county")
+SITE_LEVELS = ("township", "village", "partner")
+DIRECTIONS = ("ltr", "vertical-lr")
+
+
+class RegistryError(PluginError):
+    """A plugin registered a bad or duplicate entry; the message names it."""
+
+
+def _metadata_kind(plugin, args, kw):
+    kind, schema = args[0], args[1]
+    key = kw.get("key", args[2] if len(args) > 2 else "code")
+    if not isinstance(schema, type):
+        raise RegistryError(f"plugin {plugin!r}: metadata kind {kind!r} needs a schema class")
+    return kind, (schema, key)
+
+
+def _metric(plugin, args, kw):
+    code = args[0]
+    entry = {"code": code, "label": kw.get("label", code), "compute": kw.get("compute"),
+             "unit": kw.get("unit", "rate"), "levels": tuple(kw.get("levels", LEVELS))}
+    if not callable(entry["compute"]):
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r} needs compute=fn(cases, period, scope)")
+    if entry["unit"] not in UNITS or not set(entry["levels"]) <= set(LEVELS):
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: unit is one of {UNITS}, levels of {LEVELS}")
+    return code, entry
+
+
+def _criterion(plugin, args, kw):
+    code = args[0]
+    check = kw.get("check")
+    if check is not None and not callable(check):
+        raise RegistryError(f"plugin {plugin!r}: criterion {code!r}: check must be fn(site, standard, requirement)")
+    return code, {"code": code, "label": kw.get("label", code), "check": check}
+
+
+def _channel(plugin, args, kw):
+    code = args[0]
+    return code, {"code": code, "label": kw.get("label", code), "site_kinds": tuple(kw.get("site_kinds", ())),
+                  "roles": tuple(kw.get("roles", ()))}
+
+
+def _site_kind(plugin, args, kw):
+    code = args[0]
+    level = kw.get("level", "township")
+    if level not in SITE_LEVELS:
+        raise RegistryError(f"plugin {plugin!r}: site kind {code!r}: level is one of {SITE_LEVELS}")
+    return code, {"code": code, "label": kw.get("label", code), "level": level}
+
+
+def _language(plugin, args, kw):
+    locale = args[0]
+    entry = {"locale": locale, "name": kw.get("name", locale), "direction": kw.get("direction", "ltr"),
+             "script": kw.get("script"), "font_css": kw.get("font_css"), "month_names": kw.get("month_names"),
+             "weekday_names": kw.get("weekday_names"), "date_format": kw.get("date_format")}
+    if entry["direction"] not in DIRECTIONS:
+        raise RegistryError(f"plugin {plugin!r}: language {locale!r}: direction is one of {DIRECTIONS}")
+    for key, size in (("month_names", 12), ("weekday_names", 7)):
+        if entry[key] is not None and len(entry[key]) != size:
+            raise RegistryError(f"plugin {plugin!r}: language {locale!r}: {key} needs {size} names")
+    return locale, entry
+
+
+#: registry name -> (hook, what one entry is called, entry builder)
+REGISTRIES = {
+    "metadata_kinds": ("register_metadata_kinds", "metadata kind", _metadata_kind),
+    "metrics": ("register_metrics", "metric", _metric),
+    "compliance_criteria": ("register_compliance_criteria", "compliance criterion", _criterion),
+    "intake_channels": ("register_intake_channels", "intake channel", _channel),
+    "site_kinds": ("register_site_kinds", "site kind", _site_kind),
+    "languages": ("register_languages", "language", _language),
+}
+
+
+def _pm(pm):
+    if pm is None:
+        if not has_app_context():
+            raise RuntimeError("a registry needs a plugin manager or an app context")
+        pm = current_app.extensions["bangban"].pm
+    return pm
+
+
+def get(name, pm=None) -> dict:
+    """``{code: entry}`` of registry ``name``, built once per manager; each
+    entry also says which ``plugin`` registered it."""
+    pm = _pm(pm)
+    cache = pm.bangban_registries
+    if name not in cache:
+        hook, what, build = REGISTRIES[name]
+        out, owners = {}, {}
+        for plugin, args, kw in collect(pm, hook):
+            if not args:
+                raise RegistryError(f"plugin {plugin!r}: register() of {hook} needs a code first")
+            code, entry = build(plugin, args, kw)
+            if code in out:
+                raise RegistryError(f"plugin {plugin!r} registers {what} {code!r}, "
+                                    f"already registered by {owners[code]!r}")
+            out[code], owners[code] = entry, plugin
+        cache[name] = (out, owners)
+    return cache[name][0]
+
+
+def owner(name, code, pm=None):
+    """The plugin that registered ``code`` in registry ``name``."""
+    get(name, pm)
+    return _pm(pm).bangban_registries[name][1].get(code)
+
+
+def metadata_kinds(pm=None) -> dict:
+    """``{kind: (schema class, key field)}``: what the loader, the store,
+    import/export, the admin and the CLI all read."""
+    return get("metadata_kinds", pm)
+
+
+def metrics(pm=None) -> dict:
+    return get("metrics", pm)
+
+
+def compliance_criteria(pm=None) -> dict:
+    return get("compliance_criteria", pm)
+
+
+def intake_channels(pm=None) -> dict:
+    return get("intake_channels", pm)
+
+
+def site_kinds(pm=None) -> dict:
+    return get("site_kinds", pm)
+
+
+def languages(pm=None) -> dict:
+    return get("languages", pm)
+
+
+def compute_metric(code, cases, period=None, scope=None, pm=None):
+    """``(numerator, denominator)`` of metric ``code`` over ``cases``."""
+    return metrics(pm)[code]["compute"](cases, period, scope)
+
+
+def check_site(site, standard, requirement, pm=None):
+    """``(status, evidence)`` of a requirement naming ``measure:``; a
+    requirement without a registered check is ``not_measurable`` here (the
+    site answers it with evidence)."""
+    entry = compliance_criteria(pm).get(requirement.get("measure") or "")
+    if entry is None or entry["check"] is None:
+        return "not_measurable", ""
+    return entry["check"](site, standard, requirement)
