@@ -113,7 +113,7 @@ class FieldSchema(Strict):
     show_if = fields.String()
     required_if = fields.String()
     help = Text()
-    pattern = fields.String(validate=lambda p: _regex(p))  # a regular expression a text answer must match in full
+    pattern = fields.String(validate=_regex)  # a regular expression a text answer must match in full
     max_length = fields.Integer(validate=validate.Range(min=1, max=2000))
 
     @validates_schema
