@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
+from . import catalog
 from .models import MetadataRecord, current_metadata
 from .plugins import describe
 
@@ -43,8 +44,9 @@ def guide(code):
                                             & MetadataRecord.current).first())
     if record is None:
         abort(404)
-    guide_fields = current_metadata("guide_fields").first()
-    department = current_metadata("departments").where(MetadataRecord.key == record.content["department"]).first()
+    # the item's own county's guide elements and department, never another county's
+    guide_fields = catalog.guide_fields_for(record.county_code)
+    department = catalog.current("departments", record.content["department"], county=record.county_code)
     return render_template("guide.html", item=record.content, version=record.version,
                            elements=(guide_fields.content["elements"] if guide_fields else []),
                            department=department.content if department else None)

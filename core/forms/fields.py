@@ -9,8 +9,8 @@ import io
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
 
-from .validators import (SNIFF_BYTES, clean_text, normalise_id_number, sniff_file_type, text_problem,
-                         valid_id_number, valid_mobile)
+from .validators import (SNIFF_BYTES, clean_text, matches_pattern, normalise_id_number, sniff_file_type,
+                         text_problem, valid_id_number, valid_mobile)
 
 TRUE = {"true", "1", "yes", "on", "y"}
 FALSE = {"false", "0", "no", "off", "n"}
@@ -188,11 +188,21 @@ class Date(Lazy, fields.Date):
         return day
 
 
+def _pattern(pattern):
+    def check(value):
+        if not matches_pattern(value, pattern):
+            raise _error(_l("Not in the expected form; see the field's explanation."))
+    return check
+
+
 def make_field(f, divisions, max_upload_bytes):
     kind = f["type"]
     if kind in TEXT_MAX:
-        return Text(validate=validate.Length(max=TEXT_MAX[kind], error=_l(
-            "Too long: at most %(max)s characters.", max=TEXT_MAX[kind])))
+        longest = min(TEXT_MAX[kind], f.get("max_length") or TEXT_MAX[kind])
+        checks = [validate.Length(max=longest, error=_l("Too long: at most %(max)s characters.", max=longest))]
+        if f.get("pattern"):
+            checks.append(_pattern(f["pattern"]))
+        return Text(validate=checks)
     if kind == "integer":
         return Integer(error_messages=_messages(_l("Enter a whole number.")))
     if kind == "decimal":

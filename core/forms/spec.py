@@ -11,7 +11,9 @@ Layout::
      "materials": [{index, name, form, count, key, fill_instructions, sample}]}
 
 Every field is ``{name, type, label, required, options, show_if,
-required_if, help}`` with texts already picked for ``locale``. The
+required_if, help}`` with texts already picked for ``locale``, plus
+``pattern`` (a regular expression the whole answer must match) and
+``max_length`` where the metadata sets them (text fields). The
 materials checklist becomes fields ``material_<index>`` (1-based) of type
 ``"material"`` (a "received" checkbox; the entry also carries ``material``,
 the checklist row). A key material is ``required``: the form is complete
@@ -57,7 +59,7 @@ def _options(options, locale) -> list[dict]:
 
 
 def _field(raw: dict, locale: str) -> dict:
-    return {
+    field = {
         "name": raw["name"],
         "type": raw["type"],
         "label": localized(raw.get("label"), locale) or raw["name"],
@@ -67,6 +69,10 @@ def _field(raw: dict, locale: str) -> dict:
         "required_if": raw.get("required_if") or None,
         "help": localized(raw.get("help"), locale) or None,
     }
+    for key in ("pattern", "max_length"):  # a text answer's shape, checked by the schema
+        if raw.get(key):
+            field[key] = raw[key]
+    return field
 
 
 def _material(index: int, raw: dict, locale: str) -> dict:

@@ -6,6 +6,7 @@ name or the browser's content type.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date
@@ -91,6 +92,17 @@ def valid_id_number(value, *, today: date | None = None) -> str | None:
     if id_check_char(value[:17]) != value[17]:
         return "check_digit"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str):
+    return re.compile(pattern)
+
+
+def matches_pattern(value, pattern: str) -> bool:
+    """Whether the whole of ``value`` matches the regular expression
+    ``pattern`` (a form field's ``pattern``; not just a prefix of it)."""
+    return isinstance(value, str) and _compiled(pattern).fullmatch(value) is not None
 
 
 def valid_mobile(value) -> bool:

@@ -7,6 +7,8 @@ are applied where the data is used, not written back).
 """
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 LANGS = ("zh", "mn", "en")
@@ -36,6 +38,13 @@ FIELD_TYPES = (
 )
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", error="must be letters, digits, '_', '.' or '-'")
 DIVISION = validate.Regexp(r"^\d{6}(\d{3}(\d{3}(\d{3})?)?)?$", error="must be a 6, 9, 12 or 15 digit division code")
+
+
+def _regex(pattern):
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValidationError(f"not a valid regular expression: {exc}") from None
 
 
 class Text(fields.Field):
@@ -104,8 +113,14 @@ class FieldSchema(Strict):
     show_if = fields.String()
     required_if = fields.String()
     help = Text()
-    pattern = fields.String()  # a regular expression a text answer must match in full
+    pattern = fields.String(validate=_regex)  # a regular expression a text answer must match in full
     max_length = fields.Integer(validate=validate.Range(min=1, max=2000))
+
+    @validates_schema
+    def _text_only(self, data, **kwargs):
+        for key in ("pattern", "max_length"):
+            if key in data and data.get("type") not in ("text", "long_text"):
+                raise ValidationError("applies to text and long_text fields only", key)
 
 
 class ItemSchema(Strict):
