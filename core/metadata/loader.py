@@ -70,12 +70,25 @@ class Pack:
 GLOBAL_CODE_KINDS = ("regions", "sites", "staff")
 
 
-def tenant_of(pack, entry) -> str:
+def pack_county(pack, by_name=None, seen=()) -> str:
+    """A pack's county: its own ``county``, else the one county of the packs
+    it overrides (a fix-up pack for a county acts for that county)."""
+    if pack is None:
+        return ""
+    if pack.county:
+        return str(pack.county)
+    inherited = {pack_county(by_name.get(o), by_name, seen + (pack.name,))
+                 for o in pack.overrides if by_name and o in by_name and o not in seen}
+    inherited.discard("")
+    return inherited.pop() if len(inherited) == 1 else ""
+
+
+def tenant_of(pack, entry, by_name=None) -> str:
     """The county an entry belongs to ("" for national entries)."""
     if entry.kind in GLOBAL_CODE_KINDS:
         code = entry.data.get("code") if entry.kind == "regions" else entry.data.get("region")
         return str(code or "")[:6]
-    return str(pack.county or "") if pack is not None else ""
+    return pack_county(pack, by_name)
 
 
 def qualified(county, key) -> str:
@@ -93,7 +106,7 @@ class Catalog:
     packs: list
     kinds: dict
 
-    def get(self, kind, key, county=""):
+    def get(self, kind, key, county=None):
         entry = self.lookup(kind, key, county)
         return entry.data if entry else None
 
@@ -101,12 +114,15 @@ class Catalog:
         return next((p for p in self.packs if p.name == name), None)
 
     def tenant(self, entry) -> str:
-        return tenant_of(self.pack(entry.pack), entry)
+        return tenant_of(self.pack(entry.pack), entry, {p.name: p for p in self.packs})
 
-    def lookup(self, kind, key, county=""):
+    def lookup(self, kind, key, county=None):
         """The entry ``key`` means for ``county``: its own, else a national
-        one; never another county's."""
+        one; never another county's (``county=None``: the entry stored under
+        the plain code, whoever's it is)."""
         known = self.kinds.get(kind, {})
+        if county is None:
+            return known.get(key)
         entry = known.get(qualified(county, key)) if county else None
         entry = entry or known.get(key)
         if entry is not None and self.tenant(entry) not in ("", county) and kind not in GLOBAL_CODE_KINDS:
@@ -328,7 +344,7 @@ def merge(packs, errors) -> Catalog:
     for (kind, key), entries in sorted(found.items()):
         counties = {}
         for e in entries:
-            county = "" if kind in GLOBAL_CODE_KINDS else str(by_name[e.pack].county or "")
+            county = "" if kind in GLOBAL_CODE_KINDS else pack_county(by_name[e.pack], by_name)
             counties.setdefault(county, []).append(e)
         national = counties.pop("", [])
         if len(counties) <= 1:  # one county (or none): the code is the key

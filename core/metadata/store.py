@@ -24,10 +24,10 @@ def _hash(data) -> str:
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
-def _county_of(pack, entry) -> str:
+def _county_of(pack, entry, by_name=None) -> str:
     from .loader import tenant_of
 
-    return tenant_of(pack, entry)
+    return tenant_of(pack, entry, by_name)
 
 
 def manifests(catalog: Catalog) -> dict:
@@ -46,7 +46,7 @@ def sync(catalog: Catalog, actor="system", role="system") -> dict:
         plan, seen = [], set()
         for kind, entries in sorted(catalog.kinds.items()):
             for _key, entry in sorted(entries.items()):
-                county = _county_of(packs[entry.pack], entry)
+                county = _county_of(packs[entry.pack], entry, packs)
                 ident = (county, kind, entry.key)
                 seen.add(ident)
                 digest = _hash(entry.data)
