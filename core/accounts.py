@@ -14,10 +14,12 @@ from . import audit, catalog
 from .db import transaction
 from .models import Region, Staff
 
-#: the separated administrators a county starts with (三员分立) and its
-#: county administrator, by role code; the username is ``<county>.<suffix>``
-FIRST_ACCOUNTS = (("system_admin", "system"), ("security_admin", "security"), ("audit_admin", "audit"),
-                  ("county_admin", "admin"))
+def first_roles(county_code):
+    """``[(role code, administrator kind)]``: the roles whose metadata says
+    ``administrator:`` (the separated administrators and the county's
+    administrator) — the accounts a county starts with."""
+    return [(r.key, r.content["administrator"]) for r in catalog.all_current("roles", county=county_code)
+            if r.content.get("administrator")]
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]{2,79}$")
 ALPHABET = string.ascii_letters + string.digits
 
@@ -62,8 +64,8 @@ def init_county(county_code, *, actor="cli") -> list[tuple[str, str, str]]:
     """The county's first accounts that do not exist yet: ``[(username,
     role, one-time password)]``."""
     made = []
-    for role, suffix in FIRST_ACCOUNTS:
-        username = f"{county_code}.{suffix}"
+    for role, kind in first_roles(county_code):
+        username = f"{county_code}.{'admin' if kind == 'county' else kind}"
         if Staff.select().where(Staff.username == username).exists():
             continue
         made.append((username, role, create_account(county_code, username, username, role, actor=actor)))

@@ -9,19 +9,18 @@ from ..hookspecs import hookimpl
 
 TOWNSHIP = ("service_center",)
 VILLAGE = ("service_station", "service_point")
-AGENTS = ("grassroots_agent", "grid_agent")
 
 
 @hookimpl
 def register_intake_channels(register):
-    register("window", label=_l("Window"), site_kinds=(*TOWNSHIP, *VILLAGE), roles=AGENTS)
-    register("comprehensive_window", label=_l("Comprehensive window"), site_kinds=TOWNSHIP, roles=AGENTS)
-    register("bank", label=_l("Bank branch"), site_kinds=("bank_branch",), roles=AGENTS)
-    register("post", label=_l("Post office"), site_kinds=("post_office",), roles=AGENTS)
-    register("mobile", label=_l("Mobile"), roles=AGENTS)
+    register("window", label=_l("Window"), site_kinds=(*TOWNSHIP, *VILLAGE))
+    register("comprehensive_window", label=_l("Comprehensive window"), site_kinds=TOWNSHIP)
+    register("bank", label=_l("Bank branch"), site_kinds=("bank_branch",))
+    register("post", label=_l("Post office"), site_kinds=("post_office",))
+    register("mobile", label=_l("Mobile"))
     register("online", label=_l("Online"))
-    register("phone", label=_l("Phone"), roles=AGENTS)
-    register("home_visit", label=_l("Home visit"), roles=AGENTS)
+    register("phone", label=_l("Phone"))
+    register("home_visit", label=_l("Home visit"))
 
 
 @hookimpl
