@@ -195,7 +195,6 @@ def case_pages(app):
         return urls
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_no_raw_code_and_no_untranslated_text_on_any_page(demo_app):
     app = demo_app
     codes = vocabulary(app)
