@@ -144,6 +144,10 @@ def long_date(day, locale=None) -> str:
     and date pattern (LDML letters y, M, MMMM, d, EEEE), which a plugin
     ships where CLDR has none (Mongolian in China)."""
     entry = languages().get(str(locale)) if locale else current_language()
+    if not (entry.get("month_names") and entry.get("weekday_names") and entry.get("date_format")):
+        from babel.dates import format_date
+
+        return format_date(day, "long", locale=entry["locale"])  # CLDR's own words
 
     def token(match):
         t = match.group(0)
@@ -155,7 +159,7 @@ def long_date(day, locale=None) -> str:
             return f"{day.day:0{len(t)}d}"
         return entry["weekday_names"][day.weekday()]
 
-    return _DATE_TOKENS.sub(token, entry["date_format"] or "yyyy-MM-dd")
+    return _DATE_TOKENS.sub(token, entry["date_format"])
 
 
 def localized(value, locale=None):
