@@ -8,6 +8,7 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .i18n import catalog_dir
 from .plugins import collect
 
 
@@ -19,6 +20,14 @@ def _denied(view):
     if not current_user.is_authenticated:
         return redirect(url_for("auth.sign_in", next=request.full_path))
     return render_template("admin_denied.html"), 403
+
+
+class BangbanAdmin(Admin):
+    """Flask-Admin reads its words from its own catalogs and one directory
+    more: here the one holding the current language's ``admin`` catalog
+    (a plugin's, e.g. Mongolian, which Flask-Admin does not ship)."""
+
+    translations_path = property(lambda self: catalog_dir("admin"), lambda self, value: None)
 
 
 class SecureIndex(AdminIndexView):
@@ -45,12 +54,8 @@ def secure(view):
 def init_app(app, pm):
     from .hardening import csp_nonce
 
-    from .paths import LOCALES
-
-    # translations_path: Flask-Admin's own words ("Home", "Save" …) in the
-    # languages Flask-Admin does not ship (locales/*/LC_MESSAGES/admin.po)
-    admin = Admin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin", name=_l("Home")),
-                  csp_nonce_generator=csp_nonce, translations_path=str(LOCALES))
+    admin = BangbanAdmin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin", name=_l("Home")),
+                         csp_nonce_generator=csp_nonce)
     app.extensions["bangban"].admin = admin
     for plugin, views, _kw in collect(pm, "register_admin_views", admin=admin):
         for view in views:

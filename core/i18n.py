@@ -1,25 +1,74 @@
-"""Languages: Chinese first, traditional Mongolian (vertical) and English.
+"""Languages: Chinese first and English in the core; others (traditional
+Mongolian, vertical) come from plugins through ``register_languages``.
 
 The locale is chosen per request: ``?lang=`` (remembered in the session),
 then the signed-in user's choice, then the browser's Accept-Language, then
-the default (zh_Hans_CN). The page layout follows the locale's character
-order: Mongolian runs top to bottom with lines left to right.
+the default (zh_Hans_CN); a locale no loaded plugin offers is never chosen.
+The page layout follows the language's ``direction``: ``vertical-lr`` runs
+top to bottom with lines left to right.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from babel import Locale
-from flask import has_request_context, request, session
+from flask import current_app, has_app_context, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 
 from .paths import LOCALES
 
+DIRECTIONS = ("ltr", "vertical-lr")
+
+
+def _core_languages():
+    """The core's own languages (registered by the built-in registries
+    plugin), for use outside an app."""
+    from .builtins import registries
+
+    out = {}
+    registries.register_languages(lambda code, **kw: out.__setitem__(code, {"locale": code, **kw}))
+    return out
+
+
+CORE_LANGUAGES = _core_languages()
+
+
+def _collect_languages(pm):
+    """Every language the loaded plugins register (the core's built-ins
+    included), checked by the one registry."""
+    from . import registry
+
+    found = registry.languages(pm)
+    order = [c for c in CORE_LANGUAGES if c in found] + sorted(c for c in found if c not in CORE_LANGUAGES)
+    return {code: found[code] for code in order}
+
+
+def languages() -> dict:
+    """``{locale: entry}`` of the current app's languages (the core's alone
+    outside an app)."""
+    if has_app_context():
+        return current_app.extensions.get("bangban_languages", CORE_LANGUAGES)
+    return CORE_LANGUAGES
+
+
+class _LanguageNames(Mapping):
+    """``{locale: its own name}`` of the current app: what the switcher and
+    the account page offer and what a chosen locale is checked against."""
+
+    def __getitem__(self, code):
+        return languages()[code]["name"]
+
+    def __iter__(self):
+        return iter(languages())
+
+    def __len__(self):
+        return len(languages())
+
+
 #: code -> the language's own name (what a speaker looks for).
-LANGUAGES = {
-    "zh_Hans_CN": "中文",
-    "mn_Mong_CN": "ᠮᠣᠩᠭᠣᠯ",
-    "en": "English",
-}
+LANGUAGES = _LanguageNames()
 
 
 def _short(code):
@@ -38,10 +87,15 @@ def select_locale():
     user = _current_user()
     if user is not None and getattr(user, "locale", None) in LANGUAGES:
         return user.locale
-    best = request.accept_languages.best_match(["zh", "mn", "en", "zh-CN", "mn-CN"])
-    if best:
-        return {"zh": "zh_Hans_CN", "zh-CN": "zh_Hans_CN", "mn": "mn_Mong_CN", "mn-CN": "mn_Mong_CN"}.get(best, "en")
-    return None
+    # the browser's tags: "mn" and "mn-CN" for mn_Mong_CN, "zh", "zh-CN" for zh_Hans_CN …
+    tags = {}
+    for code in LANGUAGES:
+        parts = code.split("_")
+        tags.setdefault(parts[0], code)
+        if len(parts) > 1:
+            tags.setdefault(f"{parts[0]}-{parts[-1]}", code)
+    best = request.accept_languages.best_match(list(tags))
+    return tags[best] if best else None
 
 
 def _current_user():
@@ -53,16 +107,48 @@ def _current_user():
         return None
 
 
+def current_language() -> dict:
+    """The entry of the current locale (the default's if it is not offered)."""
+    known = languages()
+    return known.get(str(get_locale() or ""), known.get("zh_Hans_CN", next(iter(known.values()))))
+
+
 def writing_mode(locale=None) -> str:
     """CSS writing-mode for a locale: ``vertical-lr`` for top-to-bottom
     scripts (lines left to right), ``horizontal-tb`` otherwise."""
-    locale = locale or get_locale() or Locale.parse("zh_Hans_CN")
-    return "vertical-lr" if locale.character_order == "top-to-bottom" else "horizontal-tb"
+    entry = languages().get(str(locale)) if locale else current_language()
+    return "vertical-lr" if entry and entry["direction"] == "vertical-lr" else "horizontal-tb"
 
 
 def text_direction(locale=None) -> str:
     locale = locale or get_locale() or Locale.parse("zh_Hans_CN")
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
+
+
+_DATE_TOKENS = re.compile(r"y+|M+|d+|E+")
+
+
+def long_date(day, locale=None) -> str:
+    """``day`` written out with the language's own month and weekday names
+    and date pattern (LDML letters y, M, MMMM, d, EEEE), which a plugin
+    ships where CLDR has none (Mongolian in China)."""
+    entry = languages().get(str(locale)) if locale else current_language()
+    if not (entry.get("month_names") and entry.get("weekday_names") and entry.get("date_format")):
+        from babel.dates import format_date
+
+        return format_date(day, "long", locale=entry["locale"])  # CLDR's own words
+
+    def token(match):
+        t = match.group(0)
+        if t[0] == "y":
+            return f"{day.year:0{len(t)}d}" if len(t) > 2 else f"{day.year % 100:02d}"
+        if t[0] == "M":
+            return entry["month_names"][day.month - 1] if len(t) >= 3 else f"{day.month:0{len(t)}d}"
+        if t[0] == "d":
+            return f"{day.day:0{len(t)}d}"
+        return entry["weekday_names"][day.weekday()]
+
+    return _DATE_TOKENS.sub(token, entry["date_format"])
 
 
 def localized(value, locale=None):
@@ -167,8 +253,8 @@ def labels(kind, codes, workflow=None, sep="、"):
 
 class FormTranslations:
     """WTForms' messages ("This field is required." …) in the user's
-    language: WTForms' own catalogs, completed by ours (``wtforms`` domain
-    under locales/, e.g. Mongolian, which WTForms does not ship)."""
+    language: WTForms' own catalogs, completed by ours and the plugins'
+    (``wtforms`` domain, e.g. Mongolian's, which WTForms does not ship)."""
 
     def _catalog(self):
         if not has_request_context():
@@ -180,7 +266,7 @@ class FormTranslations:
 
             locale = get_locale() or Locale.parse("zh_Hans_CN")
             cached = support.Translations()
-            for dirname in (messages_path(), str(LOCALES)):
+            for dirname in (messages_path(), *translation_dirs()):
                 cached.merge(support.Translations.load(dirname, [locale], "wtforms"))
             request.bangban_wtforms = cached
         return cached
@@ -199,6 +285,27 @@ class FormTranslations:
 form_translations = FormTranslations()
 
 
+def translation_dirs() -> list:
+    """The current app's catalog directories: the plugins' first, the core's
+    last (a later catalog overrides an earlier one when merged)."""
+    if has_app_context():
+        return current_app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")
+    return [str(LOCALES)]
+
+
+def catalog_dir(domain, locale=None):
+    """The first catalog directory holding ``domain`` (``admin`` …) for the
+    current locale, or None: where Flask-Admin, which reads one directory,
+    finds its words in a language it does not ship."""
+    import os
+
+    locale = str(locale or get_locale() or "")
+    for dirname in translation_dirs():
+        if os.path.isfile(os.path.join(dirname, locale, "LC_MESSAGES", domain + ".mo")):
+            return dirname
+    return None
+
+
 def lang_attr(locale=None) -> str:
     locale = locale or get_locale()
     return str(locale).replace("_", "-") if locale else "zh-Hans-CN"
@@ -211,14 +318,17 @@ def init_app(app, plugin_dirs=()):
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["BANGBAN"]["DEFAULT_LOCALE"]
     Babel(app, locale_selector=select_locale)
+    app.extensions["bangban_languages"] = _collect_languages(app.extensions["bangban"].pm)
     app.jinja_env.globals.update(
         LANGUAGES=LANGUAGES,
+        current_language=current_language,
         writing_mode=writing_mode,
         text_direction=text_direction,
         lang_attr=lang_attr,
         current_locale=lambda: str(get_locale()),
     )
     app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["long_date"] = long_date
     # {{ code|label("item_type") }}, {{ case.state|label("state", case.workflow) }}
     app.jinja_env.filters["label"] = lambda code, kind, workflow=None: label(kind, code, workflow)
     app.jinja_env.filters["labels"] = lambda codes, kind, workflow=None: labels(kind, codes, workflow)

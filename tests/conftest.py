@@ -27,7 +27,7 @@ hypothesis_settings.register_profile("bangban", deadline=None)
 hypothesis_settings.load_profile("bangban")
 
 PG_URL = os.environ.get("BANGBAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-BUILTIN = "wushen,bank_partnership"
+BUILTIN = "wushen,bank_partnership,mongolian"
 
 
 def _admin_db():

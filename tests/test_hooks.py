@@ -111,10 +111,13 @@ def test_code_registered_twice_names_both_plugins(plugin, registry_name, code):
 
 def test_core_entries_come_from_builtin_plugins():
     pm = make_manager(allow="")
-    assert set(registry.intake_channels(pm)) == {"window", "comprehensive_window", "bank", "post", "mobile",
+    # the bank channel and bank branches belong to the bank_partnership plugin, not the core
+    assert set(registry.intake_channels(pm)) == {"window", "comprehensive_window", "post", "mobile",
                                                  "online", "phone", "home_visit"}
-    assert set(registry.site_kinds(pm)) == {"service_center", "service_station", "service_point", "bank_branch",
-                                            "post_office"}
+    assert set(registry.site_kinds(pm)) == {"service_center", "service_station", "service_point", "post_office"}
+    with_bank = make_manager(allow="bank_partnership")
+    assert registry.owner("intake_channels", "bank", with_bank) == "bank_partnership"
+    assert registry.owner("site_kinds", "bank_branch", with_bank) == "bank_partnership"
     assert set(registry.languages(pm)) == {"zh_Hans_CN", "en"}
     assert set(registry.compliance_criteria(pm)) == {
         "min_area", "agents_posted", "items_offered", "window_kinds", "equipment", "zones", "features", "ports",

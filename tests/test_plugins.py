@@ -97,7 +97,7 @@ def test_plugins_page_lists_plugins_and_hooks(client):
     assert "bank_partnership" in html and "register_blueprints" in html
     rows = client.get("/-/plugins?format=json").get_json()
     by_name = {r["name"]: r for r in rows}
-    assert {n for n in by_name if not n.startswith("core.")} == {"wushen", "bank_partnership"}
+    assert {n for n in by_name if not n.startswith("core.")} == {"wushen", "bank_partnership", "mongolian"}
     assert by_name["core.cases"]["hooks"] == ["register_admin_views", "register_blueprints"]
     assert by_name["wushen"]["hooks"] == ["register_demo_packs", "register_metadata_packs"]
     assert by_name["bank_partnership"]["version"]

@@ -15,7 +15,6 @@ VILLAGE = ("service_station", "service_point")
 def register_intake_channels(register):
     register("window", label=_l("Window"), site_kinds=(*TOWNSHIP, *VILLAGE))
     register("comprehensive_window", label=_l("Comprehensive window"), site_kinds=TOWNSHIP)
-    register("bank", label=_l("Bank branch"), site_kinds=("bank_branch",))
     register("post", label=_l("Post office"), site_kinds=("post_office",))
     register("mobile", label=_l("Mobile"))
     register("online", label=_l("Online"))
@@ -28,7 +27,6 @@ def register_site_kinds(register):
     register("service_center", label=_l("Service center"), level="township")
     register("service_station", label=_l("Service station"), level="village")
     register("service_point", label=_l("Service point"), level="village")
-    register("bank_branch", label=_l("Bank branch"), level="partner")
     register("post_office", label=_l("Post office"), level="partner")
 
 
