@@ -64,7 +64,8 @@ def test_demo_has_the_plans_network_staff_and_cases_in_every_state(make_app):
     app = make_app(plugins=PLUGINS)
     with app.app_context():
         load_demo(app.extensions["bangban"].pm, "Bangban@2026", county=COUNTY)
-        townships = [r.code for r in Region.select().where((Region.level == "township") & (Region.county_code == COUNTY))]
+        townships = [r.code for r in Region.select().where(
+            (Region.level == "township") & (Region.county_code == COUNTY))]
         villages = list(Region.select().where((Region.level == "village") & (Region.county_code == COUNTY)))
         # 四(二): 6 苏木镇 and 76 嘎查村（社区）: 20 demonstration points, the other 56 stations
         assert len(townships) == 6 and len(villages) == 76
