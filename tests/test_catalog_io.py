@@ -73,7 +73,7 @@ def test_xlsx_round_trip_changes_nothing(synced, workbook):
         before, stored = counts(), db_items()
         result = cio.import_xlsx(workbook, progress=lambda *a: calls.append(a))
         assert result.ok, "\n".join(map(str, result.problems))
-        assert len(result.items) == len(stored) == 102 and set(result.items_by_pack) == {"wushen"}
+        assert len(result.items) == len(stored) == 106 and set(result.items_by_pack) == {"wushen"}
         for entry in result.items:
             assert canonical_json(entry["item"]) == canonical_json(stored[entry["item"]["code"]])
         counts_ = cio.apply_import(result, actor="tester", role="county_admin",
@@ -196,7 +196,7 @@ def test_items_import_retires_left_out_items_only(synced, workbook):
         departments = versions("departments")
         result = cio.import_xlsx(workbook)
         assert result.ok, "\n".join(map(str, result.problems))
-        assert cio.apply_import(result) == {"added": 0, "changed": 0, "retired": 1, "unchanged": 126}
+        assert cio.apply_import(result) == {"added": 0, "changed": 0, "retired": 1, "unchanged": 132}
         assert MetadataRecord.get((MetadataRecord.key == gone) & (MetadataRecord.kind == "items")).current is False
         assert versions("departments") == departments and MetadataRecord.select().where(
             (MetadataRecord.kind == "regions") & MetadataRecord.current).count() > 20
@@ -236,7 +236,7 @@ def test_yaml_round_trip_and_errors(synced, tmp_path):
         assert len(cio.export_yaml(out)) >= 10
         result = cio.import_yaml(out)
         assert result.ok, "\n".join(map(str, result.problems))
-        assert {p.name for p in result.packs} == {"core", "wushen", "demo"} and len(result.items) == 102
+        assert {p.name for p in result.packs} == {"core", "wushen", "demo"} and len(result.items) == 106
         assert cio.apply_import(result)["changed"] == 0 and counts() == before
         # one pack alone: the others come from the database
         assert cio.apply_import(cio.import_yaml(out / "wushen"))["changed"] == 0 and counts() == before
@@ -264,7 +264,7 @@ def test_cli_export_and_import(synced, tmp_path, database_url):
         code = sorted(db_items())[0]
     result = bangban("catalog", "export", str(book), data=data, database_url=database_url)
     assert result.returncode == 0, result.stderr
-    assert "wrote 102 item(s)" in result.stdout and book.exists()
+    assert "wrote 106 item(s)" in result.stdout and book.exists()
     result = bangban("catalog", "import", str(book), data=data, database_url=database_url)
     assert result.returncode == 0, result.stderr
     assert "0 added, 0 changed, 0 retired" in result.stdout and "validate" in result.stderr
