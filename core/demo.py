@@ -45,6 +45,8 @@ def load_demo(pm, password: str, county=None):
     db.migrate()
     store.sync(catalog, actor="demo", role="system")
     logins = []
+    hashed = hash_password(password)  # one hash for every demo account: argon2 is slow on purpose
+    verified = {}  # stored hash -> whether it is the demo password (checked once per distinct hash)
     with db.transaction():
         counties = {code for _p, code in demos}
         merged = {id(e) for e in catalog.entries("staff")}
@@ -58,13 +60,15 @@ def load_demo(pm, password: str, county=None):
                           department=data.get("department"), active=True)
             staff = Staff.get_or_none(Staff.username == data["username"])
             if staff is None:
-                Staff.create(username=data["username"], password_hash=hash_password(password), **fields)
+                Staff.create(username=data["username"], password_hash=hashed, **fields)
                 audit.record("staff.create", f"staff:{data['username']}", actor="demo", role="system",
                              county_code=fields["county_code"], payload={"role": data["role"]})
             else:
                 changed = {k: v for k, v in fields.items() if getattr(staff, k) != v}
-                if not check_password(staff, password):
-                    changed["password_hash"] = hash_password(password)
+                if staff.password_hash not in verified:
+                    verified[staff.password_hash] = check_password(staff, password)
+                if not verified[staff.password_hash]:
+                    changed["password_hash"] = hashed
                     changed["password_changed_at"] = datetime.datetime.utcnow()
                 if changed:
                     Staff.update(**changed).where(Staff.id == staff.id).execute()
