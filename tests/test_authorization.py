@@ -21,6 +21,8 @@ from tests.conftest import _reset_pg
 from tests.helpers import sign_in
 
 GENERATED = 2000
+ROLE_PERMISSIONS = {r["code"]: set(r.get("permissions", [])) for r in __import__("yaml").safe_load(
+    (__import__("pathlib").Path(__file__).parent.parent / "metadata/core/roles.yaml").read_text("utf-8"))["roles"]}
 OTHER_COUNTY = "411325"  # 内乡县: a second tenant in the same database
 
 
@@ -142,6 +144,11 @@ def test_every_user_sees_exactly_their_scope_in_lists_counts_exports_and_api(wor
     for user in world["users"]:
         client = world["clients"][user.username]
         expected = visible(world, user)
+        if "ledger.read" not in ROLE_PERMISSIONS[user.role]:  # no ledger at all: refused, not an empty list
+            assert not expected
+            for path in ("/api/cases", "/api/cases/count", "/cases/export.csv", "/cases/export.xlsx"):
+                assert client.get(path).status_code == 403, (user.username, path)
+            continue
         api, offset = [], 0
         while True:
             response = client.get(f"/api/cases?offset={offset}&limit=500")
@@ -178,7 +185,8 @@ def test_record_level_routes_answer_404_outside_scope(world, data):
         for path in (f"/cases/{case_id}", f"/cases/{case_id}/receipt", f"/cases/{case_id}/commission",
                      f"/api/cases/{case_id}"):
             response = client.get(path)
-            assert response.status_code == (200 if ok else 404), (user.username, path, response.status_code)
+            refused = 403 if path.startswith("/api/") and "ledger.read" not in ROLE_PERMISSIONS[user.role] else 404
+            assert response.status_code == (200 if ok else refused), (user.username, path, response.status_code)
             assert_no_secret(world, response.get_data(as_text=True))
 
 

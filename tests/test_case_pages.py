@@ -160,7 +160,7 @@ def test_print_views_and_handover_page(demo_app):
 
 def cli(*args, data, database_url):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BANGBAN_")},
-           "BANGBAN_DATA_DIR": str(data), "BANGBAN_DATABASE_URL": database_url, "BANGBAN_PLUGINS": "wushen"}
+           "BANGBAN_DATA_DIR": str(data), "BANGBAN_DATABASE_URL": database_url, "BANGBAN_PLUGINS": "wushen,bank_partnership"}
     return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT)
 
 

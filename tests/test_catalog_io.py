@@ -251,7 +251,7 @@ def test_yaml_round_trip_and_errors(synced, tmp_path):
 
 def bangban(*args, data, database_url):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BANGBAN_")},
-           "BANGBAN_DATA_DIR": str(data), "BANGBAN_DATABASE_URL": database_url, "BANGBAN_PLUGINS": "wushen"}
+           "BANGBAN_DATA_DIR": str(data), "BANGBAN_DATABASE_URL": database_url, "BANGBAN_PLUGINS": "wushen,bank_partnership"}
     # core.cli registers the group itself once wired; until then register it here (register is idempotent)
     entry = "from core.cli import cli, main; from core.cli_catalog import register; register(cli); main()"
     return subprocess.run([sys.executable, "-c", entry, *args], capture_output=True, text=True, env=env, cwd=ROOT)

@@ -36,7 +36,7 @@ from tests.conftest import _reset_pg
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).parent / "fixtures" / "bangban_region_example"
 COUNTY = "130104"
-PLUGINS = "wushen,qiaoxi"
+PLUGINS = "wushen,bank_partnership,qiaoxi"
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +221,7 @@ def onboarded(request, venv, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BANGBAN_") and k != "PYTHONPATH"}
     env.update(BANGBAN_DATA_DIR=str(data), BANGBAN_DATABASE_URL=url, PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
                BANGBAN_SIGN_IN_RATE_LIMIT="1000/minute")  # one client address signs in a dozen people here
-    alone = {**env, "BANGBAN_PLUGINS": "wushen"}
+    alone = {**env, "BANGBAN_PLUGINS": "wushen,bank_partnership"}  # 乌审旗's demo has bank points
     ok(run(venv, alone, "bangban", "demo", "--county", "150626"))
     before = probe(venv, alone, BEFORE)
     before["check"] = ok(run(venv, alone, "bangban", "metadata", "check"))
