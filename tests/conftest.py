@@ -152,10 +152,15 @@ def packs(tmp_path):
     target = tmp_path / "packs"
     for name in ("core", "wushen", "demo"):
         shutil.copytree(METADATA / name, target / name)
+    # 乌审旗 names the bank partnership's site standard (政银合作 points)
+    shutil.copytree(BANK_PACK, target / "bank_partnership")
     return target
 
 
-def pack_dirs(root: Path, names=("core", "wushen", "demo")):
+BANK_PACK = Path(__file__).parent.parent / "plugins" / "bank_partnership" / "metadata"
+
+
+def pack_dirs(root: Path, names=("core", "bank_partnership", "wushen", "demo")):
     return [root / n for n in names]
 
 
