@@ -60,7 +60,7 @@ def test_removed_entry_is_retired_not_deleted(app, packs):
 def test_sync_of_some_packs_leaves_other_packs_alone(app, packs):
     with app.app_context():
         store.sync(load(pack_dirs(packs)))
-        result = store.sync(load(pack_dirs(packs, ("core", "wushen"))))
+        result = store.sync(load(pack_dirs(packs, ("core", "bank_partnership", "wushen"))))
         assert result["retired"] == 0
         assert Region.select().where(Region.level == "village").count() == 76  # the demo pack's 嘎查村（社区）, seed 001
 
@@ -86,7 +86,7 @@ def test_sync_export_sync_is_a_no_op(app, packs, tmp_path):
 
 def test_failed_sync_leaves_database_as_it_was(app, packs, monkeypatch):
     with app.app_context():
-        store.sync(load(pack_dirs(packs, ("core", "wushen"))))
+        store.sync(load(pack_dirs(packs, ("core", "bank_partnership", "wushen"))))
         before = counts()
 
         def boom(*args, **kwargs):
