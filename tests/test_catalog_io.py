@@ -236,7 +236,8 @@ def test_yaml_round_trip_and_errors(synced, tmp_path):
         assert len(cio.export_yaml(out)) >= 10
         result = cio.import_yaml(out)
         assert result.ok, "\n".join(map(str, result.problems))
-        assert {p.name for p in result.packs} == {"core", "wushen", "demo"} and len(result.items) == 106
+        assert {p.name for p in result.packs} == {"core", "bank_partnership", "wushen", "demo"} \
+            and len(result.items) == 106
         assert cio.apply_import(result)["changed"] == 0 and counts() == before
         # one pack alone: the others come from the database
         assert cio.apply_import(cio.import_yaml(out / "wushen"))["changed"] == 0 and counts() == before

@@ -290,7 +290,7 @@ def test_county_init_creates_first_accounts_with_one_time_passwords(demo_app):
     bad = runner.invoke(cli, ["county", "init", "999999"], obj=Context(), env=env)
     dbmod.bind(demo_app.extensions["bangban"].db)
     assert again.exit_code == 0 and "nothing created" in again.output
-    assert bad.exit_code == 1 and "sync its metadata pack first" in bad.output
+    assert bad.exit_code == 1 and "请先同步其元数据包" in bad.output  # the CLI speaks the default language
 
 
 def test_security_administrator_opens_an_account_with_a_one_time_password(demo_app):
