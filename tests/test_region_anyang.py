@@ -12,7 +12,7 @@ import pytest
 from core.paths import METADATA
 from tests.helpers import sign_in
 
-PLUGINS = "wushen,anyang"
+PLUGINS = "wushen,bank_partnership,anyang"
 COUNTY = "410522"
 #: the measure codes the compliance registry implements
 MEASURES = {"min_area", "agents_posted", "items_offered", "window_kinds", "equipment", "zones", "features", "ports",

@@ -26,7 +26,7 @@ GROUP = "411325105201001"  # 赤眉镇 黄楝树村一组 (demo)
 def nx(make_app):
     from core.demo import load_demo
 
-    app = make_app(plugins="wushen,neixiang")
+    app = make_app(plugins="wushen,bank_partnership,neixiang")
     with app.app_context():
         load_demo(app.extensions["bangban"].pm, "Bangban@2026", county=COUNTY)
     return app
@@ -192,7 +192,7 @@ def check_group_grid_agent_and_an_instant_item_leaves_the_day_only_with_an_expla
             "applicant_name": "王某某", "applicant_id_number": id_number(COUNTY, "19700101", 77),
             "applicant_phone": "13837700077", "applicant_division": GROUP}, staff)
         other = service.take(other, "accept", staff)
-        with pytest.raises(wf.TransitionError, match="reason"):
+        with pytest.raises(wf.TransitionError, match="理由"):  # the missing input, named in the default language
             service.take(other, "dispatch_instant", staff, {"department": "ybj"})
 
 
