@@ -252,8 +252,8 @@ def test_metadata_check_sync_and_demo(onboarded):
 
     alone, both = counts(onboarded["before"]["check"]), counts(onboarded["check"])
     assert onboarded["check"].startswith("ok:")
-    # core + wushen, then core + wushen + qiaoxi (demo packs are loaded by `bangban demo` only)
-    assert (alone["pack"], both["pack"]) == (2, 3)
+    # core + bank + wushen, then + qiaoxi (demo packs are loaded by `bangban demo` only)
+    assert (alone["pack"], both["pack"]) == (3, 4)
     assert both["items"] - alone["items"] == 6 and both["rulesets"] - alone["rulesets"] == 1
     assert both["guide_fields"] - alone["guide_fields"] == 1 and both["roles"] - alone["roles"] == 1
     assert "qiaoxi.volunteer" in onboarded["demo"] and "building_head" in onboarded["demo"]
