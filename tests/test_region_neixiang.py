@@ -129,7 +129,7 @@ def check_staffing_criteria_measure_the_accounts(nx):
         Staff.update(active=False).where((Staff.role == "township_supervisor")
                                          & (Staff.region == "411325105")).execute()
         assert neixiang.township_staffing(center, None, per["township_supervisor"]) == (
-            "not_met", "0 of 1 required staff of role township_supervisor")
+            "not_met", "0 of 1 required staff of role Township supervisor")  # the role by its name, never its code
         from core.plugins import collect
 
         pm = nx.extensions["bangban"].pm

@@ -80,7 +80,10 @@ def min_area(site, standard, requirement):
 def agents_posted(site, standard, requirement):
     role = requirement.get("role")
     have = _active_staff(site, role).count()
-    what = _("active %(role)s posted to %(region)s", role=role or _("staff"), region=site.region)
+    from ..i18n import label
+
+    what = _("active %(role)s posted to %(region)s", role=label("role", role) if role else _("staff"),
+             region=site.region)
     return _at_least(have, requirement.get("min", 1), what)
 
 
@@ -105,8 +108,14 @@ def window_kinds(site, standard, requirement):
     channels = {c for item in items for c in item.get("channels") or ()}
     missing = [w for w in wanted if w not in channels]
     if missing:
-        return NOT_MET, _("No item offered at: %(kinds)s", kinds=", ".join(missing))
-    return MET, _("Items offered at: %(kinds)s", kinds=", ".join(wanted))
+        return NOT_MET, _("No item offered at: %(kinds)s", kinds=_labels("channel", missing))
+    return MET, _("Items offered at: %(kinds)s", kinds=_labels("channel", wanted))
+
+
+def _labels(kind, codes):
+    from ..i18n import labels
+
+    return labels(kind, codes, sep=", ")
 
 
 def equipment(site, standard, requirement):

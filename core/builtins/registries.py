@@ -16,9 +16,9 @@ def register_intake_channels(register):
     register("window", label=_l("Window"), site_kinds=(*TOWNSHIP, *VILLAGE))
     register("comprehensive_window", label=_l("Comprehensive window"), site_kinds=TOWNSHIP)
     register("post", label=_l("Post office"), site_kinds=("post_office",))
-    register("mobile", label=_l("Mobile"))
+    register("mobile", label=_l("Mobile app"))
     register("online", label=_l("Online"))
-    register("phone", label=_l("Phone"))
+    register("phone", label=_l("Telephone"))
     register("home_visit", label=_l("Home visit"))
 
 

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.hookspecs import hookimpl
+from core.i18n import label
 from core.paths import METADATA
 
 COUNTY = "411325"
@@ -43,7 +44,8 @@ def township_staffing(site, standard, requirement):
     region, role, need = _attr(site, "region"), requirement["role"], int(requirement.get("min", 1))
     have = _posted(_attr(site, "county_code"), role, Staff.region == region[:9]).count()
     return ("met" if have >= need else "not_met",
-            _("%(have)d of %(need)d required staff of role %(role)s", have=have, need=need, role=role))
+            _("%(have)d of %(need)d required staff of role %(role)s", have=have, need=need,
+                  role=label("role", role)))
 
 
 def grid_staffing(site, standard, requirement):
@@ -57,7 +59,8 @@ def grid_staffing(site, standard, requirement):
     if requirement.get("unit") != "per_group":
         have = _posted(county, role, Staff.region.startswith(village)).count()
         return ("met" if have >= need else "not_met",
-                _("%(have)d of %(need)d required staff of role %(role)s", have=have, need=need, role=role))
+                _("%(have)d of %(need)d required staff of role %(role)s", have=have, need=need,
+                  role=label("role", role)))
     groups = [r.code for r in Region.select().where((Region.parent == village) & (Region.level == "group"))
               .order_by(Region.code)]
     short = [g for g in groups if _posted(county, role, Staff.region == g).count() < need]
