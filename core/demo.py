@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 
-from . import audit, db
+from . import audit, db, personal
 from .auth import check_password, hash_password
 from .i18n import localized
 from .metadata import store
@@ -57,8 +57,11 @@ def load_demo(pm, password: str, county=None):
                 continue
             name = localized(data["name"], "zh")
             fields = dict(name=name, role=data["role"], region=data["region"], county_code=data["region"][:6],
-                          department=data.get("department"), active=True)
+                          department=data.get("department"), active=True,
+                          profile={k: data[k] for k in ("hours", "photo", "posts") if data.get(k)} or None)
             staff = Staff.get_or_none(Staff.username == data["username"])
+            if data.get("phone") and not (staff and personal.decrypt(staff.phone_enc, "staff.phone") == data["phone"]):
+                fields["phone_enc"] = personal.encrypt(data["phone"], "staff.phone")
             if staff is None:
                 Staff.create(username=data["username"], password_hash=hashed, **fields)
                 audit.record("staff.create", f"staff:{data['username']}", actor="demo", role="system",
@@ -75,6 +78,13 @@ def load_demo(pm, password: str, county=None):
                     audit.record("staff.update", f"staff:{data['username']}", actor="demo", role="system",
                                  county_code=fields["county_code"], payload={"fields": sorted(changed)})
             logins.append((data["username"], data["role"], name))
+        for entry in in_file_order:  # B posts (AB岗) once every account exists
+            covers = entry.data.get("covers")
+            if covers and entry.data["region"][:6] in counties:
+                Staff.update(covers=Staff.select(Staff.id).where(Staff.username == covers)).where(
+                    (Staff.username == entry.data["username"])
+                    & (Staff.covers.is_null() | (Staff.covers != Staff.select(Staff.id).where(
+                        Staff.username == covers)))).execute()
     from . import workdays
     from .cases.demo import load_demo_cases
 

@@ -110,6 +110,7 @@ class Staff(BaseModel):
     totp_secret = peewee.CharField(max_length=200, null=True)  # encrypted at rest
     totp_last_step = peewee.BigIntegerField(null=True)  # a code is accepted once
     phone_enc = peewee.CharField(max_length=200, null=True)
+    profile = JSONField(null=True)  # the public staff board: hours on duty, photo, posts (党员先锋岗 …)
     covers = peewee.ForeignKeyField("self", null=True, column_name="covers_id", backref="covered_by",
                                     on_delete="SET NULL")  # B post (AB岗): covers this A staffer's window
 

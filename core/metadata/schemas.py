@@ -315,6 +315,8 @@ class StaffSchema(Strict):
     phone = fields.String()
     hours = Text()  # on duty, for the public staff board (挂牌公示)
     photo = fields.String()  # a file name under the demo pack's photos/
+    covers = fields.String()  # B post (AB岗): the username of the A post whose window this one covers
+    posts = fields.List(fields.String(validate=CODE))  # e.g. party_member_post (党员先锋岗), model_post (模范示范岗)
 
 
 CLOCK_EFFECTS = ("start", "pause", "resume", "stop")
