@@ -19,12 +19,13 @@ MAPPINGS = [("case_event", "data", "case_event.data"), ("cases", "data", "cases.
 
 
 def _rewrite(db, table, column, change):
-    param = db.param
-    rows = db.execute_sql(f'SELECT id, "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL').fetchall()
-    for row_id, value in rows:
+    """Rewrite one text column row by row (identifiers quoted by peewee)."""
+    t = Table(table, ("id", column)).bind(db)
+    field = getattr(t, column)
+    for row_id, value in list(t.select(t.id, field).where(field.is_null(False)).tuples()):
         new = change(value)
         if new != value:
-            db.execute_sql(f'UPDATE "{table}" SET "{column}" = {param} WHERE id = {param}', (new, row_id))
+            t.update({field: new}).where(t.id == row_id).execute()
 
 
 def _json(change):
