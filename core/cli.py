@@ -48,6 +48,12 @@ def _fail(message, code=1):
     sys.exit(code)
 
 
+@cli.group()
+def report():
+    """Accounts from the command line: the same numbers the dashboard shows
+    (subcommands are added by the built-in reporting plugins)."""
+
+
 # --- plugins --------------------------------------------------------------
 
 @cli.command("plugins")

@@ -257,3 +257,23 @@ def register_languages(register):
     month_names=[12], weekday_names=[7], date_format=…)``; a locale's own
     name is shown in its own language. All results are used; a locale
     registered twice is an error."""
+
+
+@hookspec
+def register_assessment_indicators(register):
+    """Fires when the staff assessment (考核) registry is built. Call
+    ``register(code, label=…, compute=fn, better="higher"|"lower")`` for
+    each per-staff indicator; ``fn(staff_query, period)`` gets a peewee
+    query of the scoped staff and a ``(start, end)`` date pair and returns
+    ``{staff_id: number}`` (absent: 0). A region's weights (ruleset
+    ``assessment.weights``) combine them into a score. All results are
+    used; a code registered twice is an error."""
+
+
+@hookspec
+def register_jobs(register):
+    """Fires when the periodic jobs are listed (``bangban jobs run``,
+    ``/-/health``). Call ``register(code, label=…, run=fn, every=seconds)``;
+    ``fn(app)`` does one idempotent round (safe to run twice at once) and
+    returns a short summary dict. All results are used; a code registered
+    twice is an error."""

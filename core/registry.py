@@ -77,6 +77,24 @@ def _language(plugin, args, kw):
     return locale, entry
 
 
+def _indicator(plugin, args, kw):
+    code = args[0]
+    entry = {"code": code, "label": kw.get("label", code), "compute": kw.get("compute"),
+             "better": kw.get("better", "higher")}
+    if not callable(entry["compute"]) or entry["better"] not in ("higher", "lower"):
+        raise RegistryError(f"plugin {plugin!r}: indicator {code!r} needs compute=fn(staff, period) "
+                            "and better='higher'|'lower'")
+    return code, entry
+
+
+def _job(plugin, args, kw):
+    code = args[0]
+    entry = {"code": code, "label": kw.get("label", code), "run": kw.get("run"), "every": kw.get("every", 3600)}
+    if not callable(entry["run"]) or not isinstance(entry["every"], (int, float)) or entry["every"] <= 0:
+        raise RegistryError(f"plugin {plugin!r}: job {code!r} needs run=fn(app) and every=seconds > 0")
+    return code, entry
+
+
 #: registry name -> (hook, what one entry is called, entry builder)
 REGISTRIES = {
     "metadata_kinds": ("register_metadata_kinds", "metadata kind", _metadata_kind),
@@ -85,6 +103,8 @@ REGISTRIES = {
     "intake_channels": ("register_intake_channels", "intake channel", _channel),
     "site_kinds": ("register_site_kinds", "site kind", _site_kind),
     "languages": ("register_languages", "language", _language),
+    "assessment_indicators": ("register_assessment_indicators", "assessment indicator", _indicator),
+    "jobs": ("register_jobs", "job", _job),
 }
 
 
@@ -146,6 +166,14 @@ def site_kinds(pm=None) -> dict:
 
 def languages(pm=None) -> dict:
     return get("languages", pm)
+
+
+def assessment_indicators(pm=None) -> dict:
+    return get("assessment_indicators", pm)
+
+
+def jobs(pm=None) -> dict:
+    return get("jobs", pm)
 
 
 def compute_metric(code, cases, period=None, scope=None, pm=None):
