@@ -30,6 +30,33 @@ class Bangban:
     cipher: object = None
     plugin_static: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # see core.catalog.cached
+    cipher_stamp: tuple = ()  # the data key file's (mtime, size) when ``cipher`` was built
+    cipher_checked: float = 0.0
+
+    def current_cipher(self):
+        """The field cipher, rebuilt when the data key file changed (a key
+        rotation in another process); the file is looked at most every
+        ``BANGBAN_KEY_RELOAD_SECONDS``."""
+        import os
+        import time
+
+        now = time.monotonic()
+        if now - self.cipher_checked < self.conf.get("KEY_RELOAD_SECONDS", 2):
+            return self.cipher
+        self.cipher_checked = now
+        path = self.conf["DATA_KEY_FILE"]
+        try:
+            st = os.stat(path)
+        except OSError:
+            return self.cipher
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self.cipher_stamp:
+            from .security import FieldCipher, load_keyring
+
+            current, previous = load_keyring(path)
+            self.cipher = FieldCipher(current, self.conf["CRYPTO_PROFILE"], previous)
+            self.cipher_stamp = stamp
+        return self.cipher
 
 
 def create_app(pm=None, **overrides) -> Flask:
@@ -55,11 +82,15 @@ def create_app(pm=None, **overrides) -> Flask:
 
     database = dbmod.open_database(conf["DATABASE_URL"], conf["DB_POOL_SIZE"])
     dbmod.bind(database)
-    audit_key = configmod.read_or_create_secret(Path(conf["AUDIT_KEY_FILE"]))
-    from .security import FieldCipher, load_keys
+    from .audit import load_audit_keys
 
-    cipher = FieldCipher(load_keys(Path(conf["DATA_KEY_FILE"]), create=True), conf["CRYPTO_PROFILE"])
-    state = Bangban(conf, pm, database, AuditLog(audit_key, Path(conf["AUDIT_ANCHOR_DIR"]), pm), cipher)
+    audit_key = load_audit_keys(Path(conf["AUDIT_KEY_FILE"]))
+    from .security import FieldCipher, load_keyring
+
+    current_keys, previous_keys = load_keyring(Path(conf["DATA_KEY_FILE"]), create=True)
+    cipher = FieldCipher(current_keys, conf["CRYPTO_PROFILE"], previous_keys)
+    state = Bangban(conf, pm, database, AuditLog(audit_key, Path(conf["AUDIT_ANCHOR_DIR"]), pm,
+                                                    key_file=Path(conf["AUDIT_KEY_FILE"])), cipher)
     app.extensions["bangban"] = state
 
     _templates(app, pm, conf)

@@ -35,6 +35,21 @@ proof lives in the chain, which only the key holder can extend:
 A checkpoint written before migration 0009 has no seal; it is accepted when
 a purge entry of that time (which has no ``through_mac``) names its seq.
 
+Key epochs
+----------
+``bangban keys rotate-audit`` starts a new epoch of the audit key: the key
+file (``BANGBAN_AUDIT_KEY_FILE``) keeps every epoch's key, JSON
+``{"epoch": n, "keys": {"0": "<hex>", …}}`` (a file of one hex key, the
+original form, is epoch 0). Each entry records its epoch (``key_epoch``,
+migration 0016; NULL is 0) and is MACed under that epoch's key, the epoch
+included in the MACed list from epoch 1 on. The first entry of a new epoch
+is an ``audit.key_epoch`` entry (``{"from": a, "to": b}``), written by the
+first ``record()`` that finds the chain behind its key file; a process that
+finds the chain ahead of its key re-reads the key file. ``verify()`` checks
+each entry with its epoch's key and refuses an epoch that goes back or
+changes anywhere but at an ``audit.key_epoch`` entry, so a leaked old key
+cannot extend the chain after a rotation.
+
 Anchors
 -------
 Anchors are files ``<AUDIT_ANCHOR_DIR>/<YYYY-MM-DD>/anchor-<time>-<seq>.json``,
@@ -66,6 +81,7 @@ from flask import current_app, g, has_app_context
 
 from . import db as dbmod
 from .models import AuditEntry
+from peewee import fn as peewee_fn
 
 GENESIS = "0" * 64
 MIN_RETENTION_DAYS = 184
@@ -74,6 +90,30 @@ DAY_DIR = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WROTE = "_bangban_audit_wrote"
 
 log = logging.getLogger("bangban.audit")
+EPOCH_ACTION = "audit.key_epoch"
+
+
+def load_audit_keys(path, *, create: bool = True) -> tuple[int, dict]:
+    """``(current epoch, {epoch: key})`` from the audit key file (a bare hex
+    key is epoch 0); a missing file is created with a fresh key."""
+    import os
+    import secrets
+
+    path = Path(path)
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_bytes(32).hex())
+    text = path.read_text().strip()
+    if text.startswith("{"):
+        data = json.loads(text)
+        return int(data["epoch"]), {int(k): bytes.fromhex(v) for k, v in data["keys"].items()}
+    return 0, {0: bytes.fromhex(text)}
 
 
 def now():
@@ -87,8 +127,12 @@ class AuditError(RuntimeError):
 class AuditLog:
     """Per-app audit service, kept in ``app.extensions['bangban'].audit``."""
 
-    def __init__(self, key: bytes, anchor_dir: Path, pm=None, anchor_seconds: float = 30):
-        self.key = key
+    def __init__(self, key, anchor_dir: Path, pm=None, anchor_seconds: float = 30, key_file=None):
+        """``key``: one key (epoch 0) or ``(epoch, {epoch: key})`` as
+        :func:`load_audit_keys` returns; ``key_file`` is re-read when the
+        chain is found at a newer epoch than this process knows."""
+        self.epoch, self.keys = (0, {0: key}) if isinstance(key, bytes) else key
+        self.key_file = key_file
         self.anchor_dir = Path(anchor_dir)
         self.pm = pm
         self.anchor_seconds = anchor_seconds
@@ -103,16 +147,30 @@ class AuditLog:
         app.teardown_appcontext(self._context_ended)
 
     # -- writing -----------------------------------------------------------
-    def _hmac(self, items):
+    @property
+    def key(self) -> bytes:
+        return self.keys[self.epoch]
+
+    def reload_keys(self):
+        if self.key_file is not None:
+            self.epoch, self.keys = load_audit_keys(self.key_file, create=False)
+
+    def _hmac(self, items, epoch=None):
+        key = self.keys.get(epoch or 0)
+        if key is None:
+            raise AuditError(f"the audit key of epoch {epoch} is not in the key file")
+        if epoch:
+            items = [*items, epoch]
         message = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
-    def mac(self, seq, created_at, county_code, actor, role, action, entity, payload, prev_hash):
-        return self._hmac([seq, created_at, county_code, actor, role, action, entity, payload, prev_hash])
+    def mac(self, seq, created_at, county_code, actor, role, action, entity, payload, prev_hash, key_epoch=None):
+        return self._hmac([seq, created_at, county_code, actor, role, action, entity, payload, prev_hash],
+                          key_epoch)
 
-    def seal(self, seq, mac, created_at, purge_seq):
+    def seal(self, seq, mac, created_at, purge_seq, key_epoch=None):
         """The checkpoint's own HMAC (a list of another shape than an entry's)."""
-        return self._hmac(["audit.checkpoint", seq, mac, created_at, purge_seq])
+        return self._hmac(["audit.checkpoint", seq, mac, created_at, purge_seq], key_epoch)
 
     def record(self, action, entity, *, actor="system", role="system", payload=None, county_code=""):
         from .personal import protect_payload  # ID numbers and phones become tokens before the MAC
@@ -123,17 +181,26 @@ class AuditLog:
             raise AuditError("audit.record() must run inside the transaction of the change it records")
         if dbmod.is_postgres(db):
             db.execute_sql("SELECT pg_advisory_xact_lock(4242001)")
-        last = AuditEntry.select(AuditEntry.seq, AuditEntry.mac).order_by(AuditEntry.seq.desc()).first()
+        last = AuditEntry.select(AuditEntry.seq, AuditEntry.mac, AuditEntry.key_epoch) \
+            .order_by(AuditEntry.seq.desc()).first()
         if last is None:  # empty: new, or a purge removed every entry and the chain goes on from its checkpoint
             from .models import AuditCheckpoint
 
             last = AuditCheckpoint.select().order_by(AuditCheckpoint.seq.desc()).first()
+        last_epoch = (last.key_epoch or 0) if last else 0
+        if last_epoch > self.epoch:  # another process rotated the key: read the file again
+            self.reload_keys()
+            if last_epoch > self.epoch:
+                raise AuditError(f"the chain is at key epoch {last_epoch}; the key file has {self.epoch}")
+        if last is not None and last_epoch < self.epoch and action != EPOCH_ACTION:
+            self.record(EPOCH_ACTION, "audit_key", payload={"from": last_epoch, "to": self.epoch})
+            return self.record(action, entity, actor=actor, role=role, payload=payload, county_code=county_code)
         seq = (last.seq + 1) if last else 1
         prev = last.mac if last else GENESIS
         created_at = now().isoformat(timespec="microseconds")
         body = json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, default=str)
         fields = dict(seq=seq, created_at=created_at, county_code=county_code or "", actor=actor, role=role,
-                      action=action, entity=str(entity), payload=body, prev_hash=prev)
+                      action=action, entity=str(entity), payload=body, prev_hash=prev, key_epoch=self.epoch or None)
         entry = AuditEntry.create(mac=self.mac(**fields), **fields)
         if has_app_context():
             setattr(g, _WROTE, True)
@@ -252,7 +319,7 @@ class AuditLog:
             # the purge entry comes next (the chain is locked): its seq is sealed into the checkpoint
             head = AuditEntry.select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).first()
             fields = dict(seq=last.seq, mac=last.mac, created_at=last.created_at,
-                          purge_seq=(head.seq if head else last.seq) + 1)
+                          purge_seq=(head.seq if head else last.seq) + 1, key_epoch=self.epoch or None)
             AuditCheckpoint.delete().execute()
             AuditCheckpoint.create(seal=self.seal(**fields), **fields)
             entry = self.record("audit.purge", "audit_entry", actor=actor, role=role,
@@ -269,7 +336,10 @@ class AuditLog:
             return f"checkpoint after entry {checkpoints[0].seq}: superseded, yet still there (no purge leaves one)"
         if checkpoints and checkpoints[-1].seal is not None:
             cp = checkpoints[-1]
-            expected = self.seal(cp.seq, cp.mac, cp.created_at, cp.purge_seq)
+            try:
+                expected = self.seal(cp.seq, cp.mac, cp.created_at, cp.purge_seq, cp.key_epoch)
+            except AuditError as exc:
+                return f"checkpoint after entry {cp.seq}: {exc}"
             if not hmac.compare_digest(expected, cp.seal):
                 return f"checkpoint after entry {cp.seq}: its seal does not verify (forged or edited)"
         return None
@@ -285,6 +355,16 @@ class AuditLog:
         return (entry.seq == cp.purge_seq and payload.get("through_seq") == cp.seq
                 and payload.get("through_mac") == cp.mac)
 
+    def _epoch_problem(self, entry, epoch, entry_epoch):
+        """Why an entry's key epoch may not follow ``epoch`` (None: it may)."""
+        if entry_epoch < epoch:
+            return f"key epoch {entry_epoch} after epoch {epoch} (written with a retired key)"
+        if entry.action != EPOCH_ACTION or json.loads(entry.payload) != {"from": epoch, "to": entry_epoch}:
+            return f"key epoch changes from {epoch} to {entry_epoch} outside an {EPOCH_ACTION} entry"
+        if entry_epoch not in self.keys:
+            return f"the audit key of epoch {entry_epoch} is not in the key file"
+        return None
+
     def verify(self) -> VerifyResult:
         from .models import AuditCheckpoint
 
@@ -299,8 +379,11 @@ class AuditLog:
             return VerifyResult(False, 0, None, problem)
         checkpoint = checkpoints[-1] if checkpoints else None
         prev, expected_seq, count, head, vouched = GENESIS, 1, 0, None, checkpoint is None
+        epoch = 0
         if checkpoint is not None:
-            prev, expected_seq = checkpoint.mac, checkpoint.seq + 1
+            prev, expected_seq, epoch = checkpoint.mac, checkpoint.seq + 1, checkpoint.key_epoch or 0
+        if max(self.keys) < (AuditEntry.select(peewee_fn.MAX(AuditEntry.key_epoch)).scalar() or 0):
+            self.reload_keys()  # rotated by another process since this one read the key file
         anchor = self.latest_anchor()
         anchor_seen, unanchored = False, 0
         query = AuditEntry.select().order_by(AuditEntry.id)
@@ -311,8 +394,14 @@ class AuditLog:
                                     f"entry {entry.seq}: expected sequence {expected_seq} (entries deleted or reordered)")
             if entry.prev_hash != prev:
                 return VerifyResult(False, count, entry.seq, f"entry {entry.seq}: does not link to entry {entry.seq - 1}")
+            entry_epoch = entry.key_epoch or 0
+            if entry_epoch != epoch:
+                problem = self._epoch_problem(entry, epoch, entry_epoch)
+                if problem:
+                    return VerifyResult(False, count, entry.seq, f"entry {entry.seq}: {problem}")
+                epoch = entry_epoch
             fields = {f: getattr(entry, f) for f in ("seq", "created_at", "county_code", "actor", "role",
-                                                     "action", "entity", "payload", "prev_hash")}
+                                                     "action", "entity", "payload", "prev_hash", "key_epoch")}
             if not hmac.compare_digest(self.mac(**fields), entry.mac):
                 return VerifyResult(False, count, entry.seq, f"entry {entry.seq}: content does not match its MAC (edited)")
             vouched = vouched or self._vouches(entry, checkpoint)

@@ -71,9 +71,12 @@ def plugins_cmd(ctx):
 @click.option("--down", "down_to", metavar="MIGRATION",
               help="Revert the applied migrations instead, newest first, back through MIGRATION "
                    "(e.g. 0007_totp_last_step); 'all' reverts every one.")
+@click.option("--backup/--no-backup", "take_backup", default=True, show_default=True,
+              help="back up the database (into BANGBAN_BACKUP_DIR) before applying migrations to it")
 @pass_ctx
-def migrate_cmd(ctx, down_to):
-    """Apply pending database migrations (or revert them with --down)."""
+def migrate_cmd(ctx, down_to, take_backup):
+    """Apply pending database migrations (or revert them with --down).
+    Refuses a database migrated by a newer release; backs up first."""
     from playhouse.migrations import MigrationError
 
     from . import db
@@ -86,6 +89,22 @@ def migrate_cmd(ctx, down_to):
                 raise click.BadParameter(str(exc), param_hint="--down") from exc
             click.echo("reverted: " + ", ".join(reverted) if reverted else "no migration is applied")
             return
+        newer = db.unknown_migrations()
+        if newer:
+            _fail(f"bangban migrate: the database was migrated by a newer release ({', '.join(newer)} unknown "
+                  "here); nothing was changed. Install that release (or restore a backup of this one).")
+        pending = db.pending_migrations()
+        if pending and take_backup:
+            from .ops.backup import backup
+            from .ops.dump import has_data
+
+            if has_data(db.proxy.obj):
+                import datetime
+
+                stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                target = Path(ctx.app.config["BANGBAN"]["BACKUP_DIR"]) / f"backup-{stamp}-before-migrate"
+                backup(ctx.app, target)
+                click.echo(f"backup written to {target} (the key files are not in it)")
         applied = db.migrate()
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
 

@@ -27,6 +27,11 @@ SETTINGS = {
     "DB_POOL_SIZE": (8, int),
     "DATA_KEY_FILE": ("", str),  # empty: DATA_DIR/data.key (field encryption and lookup keys)
     "CRYPTO_PROFILE": ("aes-gcm", str),  # "aes-gcm" or "sm4" (密评)
+    "KEY_RELOAD_SECONDS": (2, float),  # how often a running app looks whether the data key file changed
+    "BACKUP_DIR": ("", str),  # empty: DATA_DIR/backups (the backup job's target)
+    "BACKUP_KEEP": (7, int),  # how many backups the backup job keeps
+    "ANCHOR_MAX_AGE_MINUTES": (60, float),  # /-/health alarms when the newest anchor is older (and entries followed)
+    "REQUEST_LOG": ("", str),  # JSON request log: "" off, "-" stderr, or a file path
     "AUDIT_RETENTION_DAYS": (184, int),  # at least six months (Cybersecurity Law art. 21)
     "PASSWORD_PROFILE": ("dengbao", str),  # "dengbao" (等保) or "asvs"
     "SESSION_IDLE_MINUTES": (30, int),
@@ -59,6 +64,8 @@ def from_env(environ=None, **overrides) -> dict:
         conf["DATA_KEY_FILE"] = str(data_dir / "data.key")
     if not conf["AUDIT_ANCHOR_DIR"]:
         conf["AUDIT_ANCHOR_DIR"] = str(data_dir / "anchors")
+    if not conf["BACKUP_DIR"]:
+        conf["BACKUP_DIR"] = str(data_dir / "backups")
     return conf
 
 

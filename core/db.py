@@ -63,9 +63,24 @@ def transaction():
             yield txn
 
 
-def migrate(db=None) -> list[str]:
-    """Apply pending migrations; return their names."""
+class SchemaNewer(RuntimeError):
+    """The database has migrations this code does not know (a newer release wrote it)."""
+
+
+def unknown_migrations(db=None) -> list[str]:
+    """Applied migrations whose files this code lacks: the schema is newer."""
     db = db or proxy.obj
+    return [m.name for m in Runner(db, str(MIGRATIONS)).status() if m.applied and m.path is None]
+
+
+def migrate(db=None) -> list[str]:
+    """Apply pending migrations; return their names. Refuses a database
+    whose schema is newer than this code (:class:`SchemaNewer`)."""
+    db = db or proxy.obj
+    newer = unknown_migrations(db)
+    if newer:
+        raise SchemaNewer(f"the database was migrated by a newer release ({', '.join(newer)} unknown here): "
+                          "install that release; this one would not understand its data")
     return Runner(db, str(MIGRATIONS)).up()
 
 

@@ -151,6 +151,7 @@ class AuditEntry(BaseModel):
     payload = peewee.TextField()
     prev_hash = peewee.CharField(max_length=64)
     mac = peewee.CharField(max_length=64)
+    key_epoch = peewee.IntegerField(null=True)  # the audit key's epoch (None: 0); migration 0016
 
 
 class AuditCheckpoint(BaseModel):
@@ -163,6 +164,7 @@ class AuditCheckpoint(BaseModel):
     created_at = peewee.CharField(max_length=32)
     purge_seq = peewee.BigIntegerField(null=True)  # null: written before 0009
     seal = peewee.CharField(max_length=64, null=True)
+    key_epoch = peewee.IntegerField(null=True)  # the epoch of the key that sealed it (None: 0)
 
 
 class PluginSetting(BaseModel):

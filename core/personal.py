@@ -45,7 +45,7 @@ UNREADABLE = "\u27e6?\u27e7"  # a token that does not decrypt (tampered, other k
 
 
 def cipher():
-    return current_app.extensions["bangban"].cipher
+    return current_app.extensions["bangban"].current_cipher()
 
 
 def looks_personal(value) -> bool:

@@ -1,5 +1,5 @@
 """Protection of personal data: field encryption, lookup hashes, masking."""
-from .crypto import CryptoError, FieldCipher, Keys, load_keys, normalise
+from .crypto import CryptoError, FieldCipher, Keys, keyring_json, load_keyring, load_keys, normalise
 from .masking import PERSONAL_PATTERN, mask_id_number, mask_phone, mask_text, mask_value
 
 __all__ = [
@@ -7,6 +7,8 @@ __all__ = [
     "FieldCipher",
     "Keys",
     "load_keys",
+    "load_keyring",
+    "keyring_json",
     "normalise",
     "PERSONAL_PATTERN",
     "mask_id_number",

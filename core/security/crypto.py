@@ -23,6 +23,12 @@ so that lookup columns stay valid across a profile switch.
 Keys live outside the database in a JSON key file (:func:`load_keys`):
 ``{"enc": "<64 hex>", "mac": "<64 hex>"}``. AES uses ``enc`` directly; the
 SM4 key (16 bytes) is derived from it with HKDF-SM3.
+
+After a rotation (``bangban keys rotate-data``, :mod:`core.ops.keys`) the
+file also lists the earlier keys, newest first, under ``"previous"``: new
+values are encrypted under the current key, and a token that does not
+open under it is tried under each earlier one (:func:`load_keyring`). The
+earlier keys stay: audit payloads keep the tokens they were MACed with.
 """
 from __future__ import annotations
 
@@ -104,6 +110,25 @@ def load_keys(path, *, create: bool = False) -> Keys:
         raise CryptoError(f"key file {path} is malformed: {e}") from None
 
 
+def load_keyring(path, *, create: bool = False) -> tuple[Keys, list[Keys]]:
+    """``(current keys, earlier keys newest first)`` from the key file."""
+    current = load_keys(path, create=create)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        previous = [Keys(bytes.fromhex(k["enc"]), bytes.fromhex(k["mac"])) for k in data.get("previous", [])]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CryptoError(f"key file {path} is malformed: {e}") from None
+    return current, previous
+
+
+def keyring_json(current: Keys, previous) -> str:
+    """The key file's text for ``current`` and the earlier keys."""
+    data = {"enc": current.enc.hex(), "mac": current.mac.hex()}
+    if previous:
+        data["previous"] = [{"enc": k.enc.hex(), "mac": k.mac.hex()} for k in previous]
+    return json.dumps(data) + "\n"
+
+
 def normalise(value: str, kind: str) -> str:
     """Canonical form for lookups: NFKC (full-width to ASCII), then
     ID numbers without whitespace and upper-case (x to X); phones digits only."""
@@ -118,10 +143,11 @@ def normalise(value: str, kind: str) -> str:
 class FieldCipher:
     """Encrypts short text values; decrypts tokens of either algorithm."""
 
-    def __init__(self, keys: Keys, profile: str = "aes-gcm"):
+    def __init__(self, keys: Keys, profile: str = "aes-gcm", previous=()):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; use one of {sorted(PROFILES)}")
         self.keys = keys
+        self.previous = [FieldCipher(k, profile) for k in previous]
         self.profile = profile
         self._alg = PROFILES[profile]
         self._aes = AESGCM(keys.enc)
@@ -163,12 +189,27 @@ class FieldCipher:
         raw = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
         return f"{PREFIX}{self._alg}:{raw}"
 
-    def decrypt(self, token: str | None, *, context: str = "") -> str | None:
+    def decrypt(self, token: str | None, *, context: str = "", only_current: bool = False) -> str | None:
         """Plain text of ``token``. Values without the ``enc1:`` prefix (legacy
         plain rows, ``None``) are returned unchanged; a token that is tampered,
-        under another key or another context raises :class:`CryptoError`."""
+        under another key or another context raises :class:`CryptoError`.
+        A token that fails under the current key is tried under the earlier
+        ones (not with ``only_current``)."""
         if token is None or not token.startswith(PREFIX):
             return token
+        try:
+            return self._decrypt(token, context)
+        except CryptoError:
+            if only_current:
+                raise
+            for earlier in self.previous:
+                try:
+                    return earlier._decrypt(token, context)
+                except CryptoError:
+                    continue
+            raise
+
+    def _decrypt(self, token: str, context: str) -> str:
         alg, _, raw = token[len(PREFIX):].partition(":")
         if alg not in PROFILES.values():
             raise CryptoError(f"unknown algorithm {alg!r}")
