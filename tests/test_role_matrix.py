@@ -52,6 +52,7 @@ ROUTES = {
     "bank_partnership.index": "open", "track.track": "open", "track.by_token": "open",
     "auth.sign_in": "open", "auth.second_factor": "open", "auth.sign_out": "open", "auth.account": "open",
     "auth.account_language": "open",
+    "ops.health": "open",  # for a monitor: no sign-in, no personal data (tests/test_ops.py)
     "cases.list_cases": ("case.read",),
     "cases.pick_item": ("case.create",), "cases.api_items": ("case.create",),
     "cases.api_item_form": ("case.create",), "cases.new_case": ("case.create",),
