@@ -192,7 +192,7 @@ class AuditLog:
             self.reload_keys()
             if last_epoch > self.epoch:
                 raise AuditError(f"the chain is at key epoch {last_epoch}; the key file has {self.epoch}")
-        if last is not None and last_epoch < self.epoch and action != EPOCH_ACTION:
+        if last_epoch < self.epoch and action != EPOCH_ACTION:
             self.record(EPOCH_ACTION, "audit_key", payload={"from": last_epoch, "to": self.epoch})
             return self.record(action, entity, actor=actor, role=role, payload=payload, county_code=county_code)
         seq = (last.seq + 1) if last else 1

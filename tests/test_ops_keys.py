@@ -117,22 +117,22 @@ def test_rotation_killed_midway_resumes_and_every_field_opens_with_the_new_key(d
 
 
 def test_keys_export_needs_the_passphrase(app, tmp_path):
-    from core.ops.keys import KeyError_, export_keys, import_keys, read_bundle
+    from core.ops.keys import KeysError, export_keys, import_keys, read_bundle
 
     conf = app.config["BANGBAN"]
-    with pytest.raises(KeyError_, match="at least 12"):
+    with pytest.raises(KeysError, match="at least 12"):
         export_keys(conf, tmp_path / "short", "short")
     export_keys(conf, tmp_path / "keys", "a long enough passphrase")
     text = (tmp_path / "keys").read_text()
     assert Path(conf["DATA_KEY_FILE"]).read_text().strip() not in text
-    with pytest.raises(KeyError_, match="wrong passphrase"):
+    with pytest.raises(KeysError, match="wrong passphrase"):
         read_bundle(tmp_path / "keys", "another long passphrase")
     other = {"DATA_KEY_FILE": str(tmp_path / "b" / "data.key"), "AUDIT_KEY_FILE": str(tmp_path / "b" / "audit.key"),
              "DATA_DIR": str(tmp_path / "b")}
     import_keys(other, tmp_path / "keys", "a long enough passphrase")
     assert Path(other["DATA_KEY_FILE"]).read_text() == Path(conf["DATA_KEY_FILE"]).read_text()
     Path(other["DATA_KEY_FILE"]).write_text(keyring_json(load_keyring(conf["DATA_KEY_FILE"])[0].generate(), []))
-    with pytest.raises(KeyError_, match="exists with other keys"):
+    with pytest.raises(KeysError, match="exists with other keys"):
         import_keys(other, tmp_path / "keys", "a long enough passphrase")
     assert import_keys(other, tmp_path / "keys", "a long enough passphrase", replace=True) == ["data_key"]
     assert len(list((tmp_path / "b").glob("data.key.replaced-*"))) == 1

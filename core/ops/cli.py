@@ -63,7 +63,7 @@ def restore_cmd(ctx, src, replace, keys_file, replace_keys):
     chain and decrypt a sample of personal fields."""
     from .. import config as configmod
     from .backup import BackupError, check
-    from .keys import KeyError_, import_keys
+    from .keys import KeysError, import_keys
     from .restore import RestoreError, restore
 
     try:
@@ -75,7 +75,7 @@ def restore_cmd(ctx, src, replace, keys_file, replace_keys):
     if keys_file:
         try:
             written = import_keys(configmod.from_env(), keys_file, _passphrase(), replace=replace_keys)
-        except KeyError_ as exc:
+        except KeysError as exc:
             _fail(f"bangban restore: {exc}")
         click.echo(f"keys written: {', '.join(written) or 'none (this server has them already)'}")
     try:
@@ -120,11 +120,11 @@ def keys_export(ctx, target):
     """Write the data key, the audit key and the secret key to TARGET,
     encrypted under a passphrase (BANGBAN_KEYS_PASSPHRASE or asked)."""
     from .. import config as configmod
-    from .keys import KeyError_, export_keys
+    from .keys import KeysError, export_keys
 
     try:
         path = export_keys(configmod.from_env(), target, _passphrase(confirm=True))
-    except KeyError_ as exc:
+    except KeysError as exc:
         _fail(f"bangban keys export: {exc}")
     click.echo(f"keys exported to {path}. Keep it apart from the backups, and the passphrase apart from both.")
 
@@ -135,11 +135,11 @@ def keys_export(ctx, target):
 def keys_import(source, replace_keys):
     """Write the keys of a 'keys export' file to this server's key files."""
     from .. import config as configmod
-    from .keys import KeyError_, import_keys
+    from .keys import KeysError, import_keys
 
     try:
         written = import_keys(configmod.from_env(), source, _passphrase(), replace=replace_keys)
-    except KeyError_ as exc:
+    except KeysError as exc:
         _fail(f"bangban keys import: {exc}")
     click.echo(f"keys written: {', '.join(written) or 'none (this server has them already)'}")
 
@@ -151,9 +151,12 @@ def keys_rotate_data(ctx, batch_size):
     """Rotate the data-encryption and lookup keys while the app serves,
     re-encrypting personal fields in batches; run it again after a crash
     and it resumes. Export the keys afterwards."""
-    from .keys import rotate_data_key
+    from .keys import KeysError, rotate_data_key
 
-    result = rotate_data_key(ctx.app, batch_size=batch_size, echo=click.echo)
+    try:
+        result = rotate_data_key(ctx.app, batch_size=batch_size, echo=click.echo)
+    except KeysError as exc:
+        _fail(f"bangban keys rotate-data: {exc}")
     click.echo(f"data key rotated: {result['changed']} values re-encrypted in {result['passes']} pass(es); "
                f"{result['unreadable']} unreadable")
     click.echo("Export the keys now ('bangban keys export FILE'): older exports lack the new key.")

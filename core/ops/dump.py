@@ -99,12 +99,19 @@ def snapshot(db):
     SQLite: a copy made with the online backup API (closed and removed
     after); PostgreSQL: one repeatable-read transaction on ``db``."""
     if dbmod.is_postgres(db):
-        with db.connection_context():
+        if db.in_transaction():
+            raise DumpError("a snapshot cannot be taken inside a transaction")
+        was_closed = db.is_closed()
+        db.connect(reuse_if_open=True)  # an open connection stays open (it may hold a job's lock)
+        try:
             db.execute_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
                 yield db
             finally:
                 db.execute_sql("ROLLBACK")
+        finally:
+            if was_closed:
+                db.close()
         return
     with tempfile.TemporaryDirectory(prefix="bangban-snapshot-") as tmp:
         copy_path = Path(tmp) / "snapshot.sqlite3"

@@ -70,7 +70,7 @@ HASHES = [
 ]
 
 
-class KeyError_(RuntimeError):
+class KeysError(RuntimeError):
     pass
 
 
@@ -103,14 +103,14 @@ def key_files(conf) -> dict:
 
 def export_keys(conf, target, passphrase: str) -> Path:
     if len(passphrase) < MIN_PASSPHRASE:
-        raise KeyError_(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+        raise KeysError(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
     target = Path(target)
     if target.exists():
-        raise KeyError_(f"{target} exists: export into a new file")
+        raise KeysError(f"{target} exists: export into a new file")
     contents = {name: path.read_text() for name, path in key_files(conf).items() if path.is_file()}
     for name in ("data_key", "audit_key"):
         if name not in contents:
-            raise KeyError_(f"the {name.replace('_', ' ')} file {key_files(conf)[name]} does not exist")
+            raise KeysError(f"the {name.replace('_', ' ')} file {key_files(conf)[name]} does not exist")
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
     plain = json.dumps({"created_at": now().isoformat(timespec="seconds"), **contents}).encode("utf-8")
     sealed = AESGCM(_kdf(passphrase, salt)).encrypt(nonce, plain, BUNDLE_FORMAT.encode())
@@ -125,14 +125,14 @@ def read_bundle(path, passphrase: str) -> dict:
     try:
         bundle = json.loads(Path(path).read_text())
         if bundle.get("format") != BUNDLE_FORMAT:
-            raise KeyError_(f"{path} is not a Bangban key export")
+            raise KeysError(f"{path} is not a Bangban key export")
         key = _kdf(passphrase, base64.b64decode(bundle["salt"]))
         plain = AESGCM(key).decrypt(base64.b64decode(bundle["nonce"]), base64.b64decode(bundle["sealed"]),
                                     BUNDLE_FORMAT.encode())
     except InvalidTag:
-        raise KeyError_("wrong passphrase, or the key export is damaged") from None
+        raise KeysError("wrong passphrase, or the key export is damaged") from None
     except (OSError, ValueError, KeyError) as exc:
-        raise KeyError_(f"cannot read the key export {path}: {exc}") from None
+        raise KeysError(f"cannot read the key export {path}: {exc}") from None
     return json.loads(plain)
 
 
@@ -150,7 +150,7 @@ def import_keys(conf, path, passphrase: str, *, replace=False) -> list[str]:
             if target.read_text() == text:
                 continue
             if not replace:
-                raise KeyError_(f"{target} exists with other keys: give --replace-keys to set it aside")
+                raise KeysError(f"{target} exists with other keys: give --replace-keys to set it aside")
             os.replace(target, target.with_name(f"{target.name}.replaced-{now():%Y%m%dT%H%M%S}"))
         _write_secret_file(target, text)
         written.append(name)
@@ -290,8 +290,19 @@ def _batch(db, rekeyer, table, columns, after, size):
     return rows[-1]["id"]
 
 
-def rotate_data_key(app, *, batch_size=200, actor="cli", echo=print, max_passes=5) -> dict:
-    """Rotate (or resume rotating) the data key; returns the counts."""
+def rotate_data_key(app, **kw) -> dict:
+    """Rotate (or resume rotating) the data key; returns the counts. One
+    rotation at a time (the jobs' lock, under the name ``keys.rotate``)."""
+    from .jobs import job_lock
+
+    with app.app_context():
+        with job_lock(app, "keys.rotate") as held:
+            if not held:
+                raise KeysError("another key rotation is running")
+            return _rotate_data_key(app, **kw)
+
+
+def _rotate_data_key(app, *, batch_size=200, actor="cli", echo=print, max_passes=5) -> dict:
     from .. import audit as auditmod
 
     conf = app.config["BANGBAN"]
@@ -333,13 +344,11 @@ def rotate_data_key(app, *, batch_size=200, actor="cli", echo=print, max_passes=
                     after = last
                     if slow and last is not None:
                         time.sleep(slow)
-            pass_changed = state.pop("pass_changed", None)
             if state["pass"] >= max_passes or _pass_clean(db, cipher, tables, batch_size):
                 break
             state.update({"pass": state["pass"] + 1, "cursor": {}})
             with dbmod.transaction():
                 _save_state(state)
-            del pass_changed
         result = {"changed": state["changed"], "passes": state["pass"], "unreadable": rekeyer.unreadable}
         with dbmod.transaction():
             state.update({"status": "done", "finished_at": now().isoformat(timespec="seconds"), **result})
