@@ -356,7 +356,10 @@ def serve(ctx, host, port, threads):
 
     app = ctx.app
     with app.app_context():
-        db.migrate()
+        try:
+            db.migrate()
+        except db.SchemaNewer as exc:
+            _fail(f"bangban serve: {exc}")
     click.echo(f"Bangban is serving at http://{host}:{port}/  (Ctrl+C to stop)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="bangban")
 
