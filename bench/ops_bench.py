@@ -37,12 +37,12 @@ def inflate(app, count):
     from core import db as dbmod
     from core import personal
     from core.cases.demo import id_number
-    from core.cases.models import Case
 
     with app.app_context():
         db = dbmod.proxy.obj
-        template = Case.select().dicts().first()
-        t = peewee.Table("cases", list(template)).bind(db)
+        names = [c.name for c in db.get_columns("cases")]
+        t = peewee.Table("cases", names).bind(db)
+        template = t.select(*[getattr(t, n) for n in names]).order_by(t.id).dicts().first()
         with dbmod.transaction():
             for n in range(count):
                 number = id_number("150626", "19800101", n % 1000)
