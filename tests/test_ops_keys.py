@@ -136,3 +136,52 @@ def test_keys_export_needs_the_passphrase(app, tmp_path):
         import_keys(other, tmp_path / "keys", "a long enough passphrase")
     assert import_keys(other, tmp_path / "keys", "a long enough passphrase", replace=True) == ["data_key"]
     assert len(list((tmp_path / "b").glob("data.key.replaced-*"))) == 1
+
+
+def test_the_app_serves_and_writes_during_a_rotation(demo_app):
+    """While another process rotates, the running app reveals every number
+    right (old and new keys), notices the new key file and writes under it."""
+    from tests.helpers import csrf_token, sign_in
+
+    app = demo_app
+    app.config["BANGBAN"]["KEY_RELOAD_SECONDS"] = 0
+    with app.app_context():
+        case = Case.select().where(Case.township_code == "150626100").order_by(Case.id).first()
+        original = case.id_number()
+    client = app.test_client()
+    sign_in(client, "galutu.agent")
+    stale = FieldCipher(load_keyring(Path(app.config["BANGBAN"]["DATA_KEY_FILE"]))[0])
+    command = [sys.executable, "-m", "core.cli", "keys", "rotate-data", "--batch-size", "2"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=_env(app, BANGBAN_TEST_ROTATION_SLOW="0.1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    reveals, wrote = 0, False
+    try:
+        while proc.poll() is None:
+            token = csrf_token(client, f"/cases/{case.id}/commission")
+            html = client.post(f"/cases/{case.id}/commission", data={"csrf_token": token}).get_data(as_text=True)
+            assert original in html
+            reveals += 1
+            state = _rotation(app)
+            if not wrote and state and state["status"] == "running" and state["cursor"].get("cases", 0) > case.id:
+                # the rotation has passed this row: a server that has not noticed the new key yet
+                # writes it again under the old one (the rotation's verifying pass must catch it)
+                with app.app_context():
+                    from core import db as dbmod
+
+                    with dbmod.transaction():
+                        Case.update(applicant_phone=stale.encrypt("13900001111", context="cases.applicant_phone"),
+                                    applicant_phone_hash=stale.keyed_hash("13900001111", kind="mobile")) \
+                            .where(Case.id == case.id).execute()
+                wrote = True
+    finally:
+        out = proc.communicate(timeout=300)[0].decode()
+    assert proc.returncode == 0, out
+    assert wrote and reveals > 3
+    assert "2 pass(es)" in out  # the first pass left the stale write; the second fixed it
+    new_keys, _ = load_keyring(Path(app.config["BANGBAN"]["DATA_KEY_FILE"]))
+    cipher = FieldCipher(new_keys)
+    with app.app_context():
+        row = Case.get_by_id(case.id)
+        assert cipher.decrypt(row.applicant_phone, context="cases.applicant_phone") == "13900001111"
+        assert row.applicant_phone_hash == cipher.keyed_hash("13900001111", kind="mobile")
+    assert stale_tokens(app) == 0
