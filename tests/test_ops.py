@@ -417,3 +417,31 @@ def test_the_commands_end_to_end(demo_app, other_url, tmp_path):
     finally:
         database = ctx.app.extensions["bangban"].db
         database.close_all() if hasattr(database, "close_all") else database.close()
+
+
+def test_health_answers_503_when_the_database_is_unreachable(tmp_path):
+    app = create_app(data_dir=str(tmp_path / "var"), database_url="postgresql://postgres@127.0.0.1:9/none",
+                     plugins=BUILTIN, secret_key="t")
+    response = app.test_client().get("/-/health")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "attention", "checks": {"database": {"ok": False}}}
+
+
+def test_jobs_commands(demo_app):
+    from click.testing import CliRunner
+
+    from core.cli import Context, build
+
+    group, _ = build()
+    ctx = Context()
+    ctx._app = demo_app
+    runner = CliRunner()
+    done = runner.invoke(group, ["jobs", "run", "sla_scan", "audit_anchor"], obj=ctx)
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert [line.split()[:2] for line in lines] == [["sla_scan", "ok"], ["audit_anchor", "ok"]]
+    listed = runner.invoke(group, ["jobs", "list"], obj=ctx).output.splitlines()
+    assert [line.split()[0] for line in listed] == ["sla_scan", "audit_anchor", "audit_purge", "backup"]
+    assert "OVERDUE" not in listed[0] and "OVERDUE" in listed[3]
+    unknown = runner.invoke(group, ["jobs", "run", "nightly_magic"], obj=ctx)
+    assert unknown.exit_code == 1 and "unknown job(s) nightly_magic" in unknown.output
