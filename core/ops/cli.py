@@ -92,7 +92,8 @@ def restore_cmd(ctx, src, replace, keys_file, replace_keys):
 @pass_ctx
 def transfer_cmd(ctx, url):
     """Copy everything into an empty PostgreSQL database, ids and the audit
-    chain preserved; verify counts, the chain and decryption there."""
+    chain preserved; verify counts, the chain and decryption there. Stop the
+    server first: what it writes after the snapshot is not copied."""
     from .transfer import TransferError, transfer
 
     try:
