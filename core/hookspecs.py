@@ -189,6 +189,23 @@ def rating_recorded(case, rating, comment, channel, actor):
     None for a citizen. Return value ignored."""
 
 
+@hookspec
+def sla_scan(day):
+    """Fires in every SLA round (``bangban sla scan``,
+    :func:`core.cases.service.sla_scan`) after the cases were scanned, so a
+    plugin escalates what is overdue of its own (a 差评's rectification …).
+    Do one idempotent round for ``day`` in your own transactions and return
+    a dict of counts (keys prefixed by what they count) that is added to the
+    scan's summary. All results are used."""
+
+
+@hookspec
+def demo_cases_loaded(county):
+    """Fires in ``bangban demo`` after a county's demo cases were created
+    (only when they were, so once), for a plugin to add its own demo data
+    to them. Return value ignored."""
+
+
 @hookspec(firstresult=True)
 def case_deadline(case, item, start, days):
     """Fires when a case's deadline is computed (acceptance, resumption,

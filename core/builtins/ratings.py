@@ -1,0 +1,167 @@
+"""好差评 (ratings) and the handling of 差评 (see :mod:`core.ratings.service`):
+its permissions, pages, metrics (``rectification_rate``, ``callback_rate``
+of real-name 差评), staff assessment indicators (``bad_ratings``,
+``rectified``, ``callbacks_done``), its round of the SLA scan, the
+ratings entered through the workflow's ``evaluate`` step, and demo data."""
+from __future__ import annotations
+
+import datetime
+
+from flask_babel import lazy_gettext as _l
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def register_permissions(register):
+    register("rating.read", _l("Read the ratings, their handling, the invitations and the rating ledger"))
+    register("rating.export", _l("Export the ratings (Excel, JSON) and the rating ledger"))
+    register("rectification.manage", _l("Verify, rectify and call back bad ratings"))
+    register("rectification.appeal_decide", _l("Decide appeals against bad ratings"))
+
+
+@hookimpl
+def register_blueprints(register):
+    from ..ratings.views import bp, public
+
+    register(public)
+    register(bp)
+
+
+@hookimpl
+def startup(app):
+    """The citizen's rating page is rate limited like the tracking page."""
+    from ..auth import TRACK_RATE_LIMIT
+    from ..ratings.views import public
+
+    limiter = app.extensions.get("bangban_limiter")
+    if limiter is not None:
+        limiter.limit(app.config.get("BANGBAN", {}).get("TRACK_RATE_LIMIT") or TRACK_RATE_LIMIT)(public)
+
+
+@hookimpl
+def menu_links(request):
+    from flask import url_for
+    from flask_login import current_user
+
+    from ..permissions import can
+
+    if can(current_user, "rating.read"):
+        return [{"href": url_for("ratings.index"), "label": str(_l("Ratings"))}]
+    return []
+
+
+@hookimpl
+def rating_recorded(case, rating, comment, channel, actor):
+    """The workflow's ``evaluate`` step (staff recording the applicant's
+    rating, channel ``staff``) is a paper form entered at completion."""
+    if channel != "staff":
+        return
+    from ..ratings import service
+    from ..ratings.models import Rating
+
+    existing = Rating.get_or_none((Rating.case == case.id) & (Rating.stage == "completion"))
+    if existing is not None and existing.level == rating and existing.comment == comment:
+        return
+    service.record(case, "completion", rating, channel="paper", rater="real_name", comment=comment, actor=actor,
+                   notify=False)
+
+
+@hookimpl
+def sla_scan(day):
+    from ..ratings import service
+
+    return service.scan_overdue(day)
+
+
+# --- metrics and indicators --------------------------------------------------------------
+
+def _bad(cases):
+    from ..cases.models import Case
+    from ..ratings import service
+
+    return service.real_name_bad(cases.select(Case.id))
+
+
+def rectification_rate(cases, period=None, scope=None):
+    """Real-name 差评 rectified / real-name 差评 (upheld appeals left out)."""
+    from ..ratings.models import Rectification
+
+    bad = _bad(cases)
+    return bad.where(Rectification.rectified_on.is_null(False)).count(), bad.count()
+
+
+def callback_rate(cases, period=None, scope=None):
+    """Real-name 差评 called back / real-name 差评 (upheld appeals left out)."""
+    from ..ratings.models import Rectification
+
+    bad = _bad(cases)
+    return bad.where(Rectification.callback_on.is_null(False)).count(), bad.count()
+
+
+@hookimpl
+def register_metrics(register):
+    register("rectification_rate", label=_l("Rectification rate of real-name bad ratings"),
+             compute=rectification_rate, unit="rate")
+    register("callback_rate", label=_l("Callback rate of real-name bad ratings"), compute=callback_rate, unit="rate")
+
+
+def _days(period):
+    start, end = period
+    return (datetime.datetime.combine(start, datetime.time.min),
+            datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min))
+
+
+def _grouped(query, key):
+    from peewee import fn
+
+    return {row[0]: row[1] for row in query.select(key, fn.COUNT(1)).group_by(key).tuples()}
+
+
+def bad_ratings(staff, period):
+    """差评 given in the period to cases each person owns (is responsible for)."""
+    from ..cases.models import Case
+    from ..ratings import service
+    from ..ratings.models import Rating
+
+    since, until = _days(period)
+    query = (Rating.select().join(Case).where(Rating.level.in_(service.BAD) & (Rating.created_at >= since)
+                                              & (Rating.created_at < until) & Case.owner.in_(staff.select(
+                                                  staff.model.id))))
+    return _grouped(query, Case.owner)
+
+
+def rectified(staff, period):
+    """Rectifications each person completed in the period."""
+    from ..ratings.models import Rectification
+
+    start, end = period
+    query = Rectification.select().where(Rectification.rectified_on.between(start, end)
+                                         & Rectification.rectified_by.in_(staff.select(staff.model.id)))
+    return _grouped(query, Rectification.rectified_by)
+
+
+def callbacks_done(staff, period):
+    """Callbacks each person made in the period."""
+    from ..ratings.models import Rectification
+
+    start, end = period
+    query = Rectification.select().where(Rectification.callback_on.between(start, end)
+                                         & Rectification.callback_by.in_(staff.select(staff.model.id)))
+    return _grouped(query, Rectification.callback_by)
+
+
+@hookimpl
+def register_assessment_indicators(register):
+    register("bad_ratings", label=_l("Bad ratings of one's cases"), compute=bad_ratings, better="lower")
+    register("rectified", label=_l("Bad ratings rectified"), compute=rectified, better="higher")
+    register("callbacks_done", label=_l("Callbacks made"), compute=callbacks_done, better="higher")
+
+
+# --- demo --------------------------------------------------------------------------------
+
+@hookimpl
+def demo_cases_loaded(county):
+    from ..ratings.demo import load_demo_ratings
+
+    load_demo_ratings(county)
