@@ -48,7 +48,7 @@ def menu_links(request):
 
     if can(current_user, "rating.read"):
         return [{"href": url_for("ratings.index"), "label": str(_l("Ratings"))}]
-    return []
+    return None
 
 
 @hookimpl
@@ -63,8 +63,13 @@ def rating_recorded(case, rating, comment, channel, actor):
     existing = Rating.get_or_none((Rating.case == case.id) & (Rating.stage == "completion"))
     if existing is not None and existing.level == rating and existing.comment == comment:
         return
-    service.record(case, "completion", rating, channel="paper", rater="real_name", comment=comment, actor=actor,
-                   notify=False)
+    try:
+        service.record(case, "completion", rating, channel="paper", rater="real_name", comment=comment, actor=actor,
+                       notify=False, check_stage=False)
+    except service.RatingError as exc:  # shown to the person like any refused step
+        from ..cases.workflow import TransitionError
+
+        raise TransitionError(str(exc)) from None
 
 
 @hookimpl

@@ -108,10 +108,13 @@ def _audit(action, case, actor, payload):
                  county_code=case.county_code, payload=payload)
 
 
-def record(case, stage, level, *, channel, rater="real_name", comment=None, actor=None, notify=True):
+def record(case, stage, level, *, channel, rater="real_name", comment=None, actor=None, notify=True,
+           check_stage=True):
     """Store (or change, while not handled) the rating of ``case`` at
     ``stage``; returns the :class:`Rating`. A 差评 opens its rectification;
-    a 差评 changed to a good rating before it was handled drops it."""
+    a 差评 changed to a good rating before it was handled drops it.
+    ``check_stage=False``: the caller knows the stage is reached (the
+    workflow's own rating step)."""
     try:
         level = int(level)
     except (TypeError, ValueError):
@@ -123,7 +126,7 @@ def record(case, stage, level, *, channel, rater="real_name", comment=None, acto
     comment = (comment or "").strip()[:500] or None
     with transaction():
         case = _locked(case)
-        if stage not in open_stages(case):
+        if check_stage and stage not in open_stages(case):
             raise RatingError(_l("This stage of the case cannot be rated yet."))
         rating = Rating.get_or_none((Rating.case == case.id) & (Rating.stage == stage))
         before = None
