@@ -184,9 +184,12 @@ def case_committed(case, action, from_state, actor):
 def rating_recorded(case, rating, comment, channel, actor):
     """Fires inside the transaction that stores a rating (1–5; 1 and 2 are
     差评) of a case, after the case row is saved and before its event and
-    audit entry; raising aborts the rating. ``channel`` says how it came (``staff`` on the
-    applicant's behalf, ``qr`` from the receipt, ``online``); ``actor`` is
-    None for a citizen. Return value ignored."""
+    audit entry; raising aborts the rating. ``channel`` says how it came:
+    ``staff`` from the workflow's ``evaluate`` step, else one of
+    :mod:`core.ratings`' channels (``qr`` from the receipt's QR code,
+    ``track`` from the tracking page, ``paper`` a form staff entered on the
+    applicant's behalf); ``actor`` is None for a citizen. Return value
+    ignored."""
 
 
 @hookspec

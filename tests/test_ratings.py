@@ -351,9 +351,15 @@ def test_invitations_list_finished_unrated_cases_after_the_regions_delay(demo_ap
     assert numbers[fresh.id] not in html and numbers[rated.id] not in html
 
 
-def test_the_demo_has_a_bad_rating_in_every_state(demo_app):
-    with demo_app.app_context():
-        for county in {s.county_code for s in Staff.select(Staff.county_code).where(Staff.role == "supervisor")}:
+def test_every_demo_county_has_a_bad_rating_in_every_state(make_app):
+    from core.demo import load_demo
+
+    app = make_app(plugins="wushen,bank_partnership,anyang,boshan,neixiang")
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
+        counties = {c.county_code for c in Case.select(Case.county_code)}
+        assert counties == {"150626", "410522", "370304", "411325"}
+        for county in counties:
             rects = Rectification.select().where(Rectification.county_code == county)
             states = {(r.state, r.appeal_outcome) for r in rects}
             assert {("verify", None), ("rectify", None), ("appeal", None), ("callback", None), ("closed", None),
