@@ -178,7 +178,8 @@ def supervisor_for(case):
     found = []
     for staff in Staff.select().where((Staff.county_code == case.county_code) & Staff.active).order_by(Staff.id):
         user = User(staff)
-        if can(user, "rectification.manage", case):
+        # the role first (no query), then the case's scope
+        if can(user, "rectification.manage") and can(user, "rectification.manage", case):
             found.append((SCOPE_RANK.get(role_info(user).get("scope"), 9), staff.id, staff))
     if not found:
         raise RatingError(_l("Nobody may handle rectifications for this case: grant the permission to a supervisor."))
