@@ -365,6 +365,15 @@ def test_every_demo_county_has_a_bad_rating_in_every_state(make_app):
             assert {("verify", None), ("rectify", None), ("appeal", None), ("callback", None), ("closed", None),
                     ("closed", "upheld")} <= states, county
             assert Rating.select().where((Rating.county_code == county) & (Rating.level >= 4)).exists()
+        # 内乡县's 服务督办员 works within a township: the rectification goes to the case's township's one,
+        # not to the county-wide supervisor; elsewhere only the county supervisor may manage them
+        for rect in Rectification.select().where(Rectification.assignee.is_null(False)):
+            assignee, case = Staff.get_by_id(rect.assignee_id), rect.case
+            if rect.county_code == "411325":
+                assert assignee.role == "township_supervisor" and assignee.region[:9] == case.township_code
+            else:
+                assert assignee.role == "supervisor" and assignee.county_code == rect.county_code
+            assert rect.due_day == from_db().add_workdays(cases.today(), {"150626": 10}.get(rect.county_code, 5)).day
 
 
 def test_rules_come_from_the_region_packs(demo_app):
