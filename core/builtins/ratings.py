@@ -1,8 +1,9 @@
 """好差评 (ratings) and the handling of 差评 (see :mod:`core.ratings.service`):
-its permissions, pages, metrics (``rectification_rate``, ``callback_rate``
-of real-name 差评), staff assessment indicators (``bad_ratings``,
-``rectified``, ``callbacks_done``), its round of the SLA scan, the
-ratings entered through the workflow's ``evaluate`` step, and demo data."""
+its pages, metrics (``rectification_rate``, ``callback_rate`` of real-name
+差评), staff assessment indicators (``bad_ratings``, ``rectified``,
+``callbacks_done``), its round of the SLA scan, the ratings entered through
+the workflow's ``evaluate`` step, and demo data. Its permissions are the
+core's (``core.permissions.CORE_PERMISSIONS``): the plugin is always there."""
 from __future__ import annotations
 
 import datetime
@@ -10,14 +11,6 @@ import datetime
 from flask_babel import lazy_gettext as _l
 
 from ..hookspecs import hookimpl
-
-
-@hookimpl
-def register_permissions(register):
-    register("rating.read", _l("Read the ratings, their handling, the invitations and the rating ledger"))
-    register("rating.export", _l("Export the ratings (Excel, JSON) and the rating ledger"))
-    register("rectification.manage", _l("Verify, rectify and call back bad ratings"))
-    register("rectification.appeal_decide", _l("Decide appeals against bad ratings"))
 
 
 @hookimpl
