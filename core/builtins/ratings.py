@@ -81,20 +81,26 @@ def _bad(cases):
     return service.real_name_bad(cases.select(Case.id))
 
 
+def _share(cases, done):
+    """(real-name 差评 with ``done`` set, real-name 差评), in one query."""
+    from peewee import fn
+
+    total, part = _bad(cases).select(fn.COUNT(1), fn.COUNT(done)).tuples().get()
+    return part or 0, total or 0
+
+
 def rectification_rate(cases, period=None, scope=None):
     """Real-name 差评 rectified / real-name 差评 (upheld appeals left out)."""
     from ..ratings.models import Rectification
 
-    bad = _bad(cases)
-    return bad.where(Rectification.rectified_on.is_null(False)).count(), bad.count()
+    return _share(cases, Rectification.rectified_on)
 
 
 def callback_rate(cases, period=None, scope=None):
     """Real-name 差评 called back / real-name 差评 (upheld appeals left out)."""
     from ..ratings.models import Rectification
 
-    bad = _bad(cases)
-    return bad.where(Rectification.callback_on.is_null(False)).count(), bad.count()
+    return _share(cases, Rectification.callback_on)
 
 
 @hookimpl
