@@ -291,7 +291,8 @@ def test_overdue_rectifications_are_escalated_once_by_the_sla_scan(demo_app, mon
         assert cases.sla_scan()["rectifications_escalated"] == 0
         escalated = Rectification.select().where(Rectification.escalated_at.is_null(False))
         assert sorted(r.case_id for r in escalated) == sorted(p["case"] for p in overdue)
-        events = CaseEvent.select().where((CaseEvent.action == "escalate") & (CaseEvent.note == "rectification overdue"))
+        events = CaseEvent.select().where((CaseEvent.action == "escalate")
+                                          & (CaseEvent.note == "rectification overdue"))
         assert events.count() == len(overdue)
 
 
