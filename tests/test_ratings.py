@@ -294,6 +294,12 @@ def test_overdue_rectifications_are_escalated_once_by_the_sla_scan(demo_app, mon
         events = CaseEvent.select().where((CaseEvent.action == "escalate")
                                           & (CaseEvent.note == "rectification overdue"))
         assert events.count() == len(overdue)
+        numbers = sorted(Case.get_by_id(p["case"]).number for p in overdue)
+    client = demo_app.test_client()
+    assert sign_in(client, "county.supervisor").status_code == 302
+    listed = client.get("/ratings?state=escalated").get_data(as_text=True)
+    assert sorted(re.findall(r">(150626-\d{8}-\d{4})</a>", listed)) == numbers
+    assert client.get("/ratings?state=nonsense").status_code == 400
 
 
 def test_exports_and_the_ledger_are_scoped(demo_app, monkeypatch):

@@ -110,16 +110,21 @@ def _rect_or_404(rect_id, permission):
 @login_required
 def index():
     """Ratings in scope, newest first; ``?state=`` narrows to 差评 whose
-    handling is in that state (``open``: not closed)."""
+    handling is in that state (``open``: not closed; ``escalated``: overdue
+    and escalated)."""
     require("rating.read")
     state = request.args.get("state", "")
-    if state and state not in (*service.STATES, "open"):
+    if state and state not in (*service.STATES, "open", "escalated"):
         raise BadInput(_("Unknown state."))
     query = _scoped_ratings(Rating.select(Rating, Case).join(Case))
     if state:
         rects = Rectification.select(Rectification.rating)
-        rects = rects.where(Rectification.state != "closed") if state == "open" else rects.where(
-            Rectification.state == state)
+        if state == "open":
+            rects = rects.where(Rectification.state != "closed")
+        elif state == "escalated":  # overdue, escalated by the SLA scan, not rectified yet
+            rects = rects.where(Rectification.escalated_at.is_null(False) & (Rectification.state == "rectify"))
+        else:
+            rects = rects.where(Rectification.state == state)
         query = query.where(Rating.id.in_(rects))
     ratings = list(query.order_by(Rating.updated_at.desc(), Rating.id.desc()).limit(500))
     rects = {r.rating_id: r for r in Rectification.select().where(Rectification.rating.in_([r.id for r in ratings]))}
