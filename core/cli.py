@@ -285,7 +285,9 @@ def sla_scan(ctx):
     with ctx.app.app_context():
         db.migrate()
         result = service.sla_scan()
-    click.echo(f"escalations opened: {result['opened']}, cases stopped: {result['stopped']}")
+    extra = "".join(f", {key.replace('_', ' ')}: {value}" for key, value in result.items()
+                    if key not in ("opened", "stopped"))
+    click.echo(f"escalations opened: {result['opened']}, cases stopped: {result['stopped']}{extra}")
 
 
 # --- counties -------------------------------------------------------------

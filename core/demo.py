@@ -91,5 +91,6 @@ def load_demo(pm, password: str, county=None):
     year = datetime.date.today().year
     workdays.seed_holidays([year, year + 1], actor="demo")
     for _path, code in demos:
-        load_demo_cases(code)
+        if load_demo_cases(code):
+            pm.hook.demo_cases_loaded(county=code)
     return logins

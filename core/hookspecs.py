@@ -184,9 +184,29 @@ def case_committed(case, action, from_state, actor):
 def rating_recorded(case, rating, comment, channel, actor):
     """Fires inside the transaction that stores a rating (1–5; 1 and 2 are
     差评) of a case, after the case row is saved and before its event and
-    audit entry; raising aborts the rating. ``channel`` says how it came (``staff`` on the
-    applicant's behalf, ``qr`` from the receipt, ``online``); ``actor`` is
-    None for a citizen. Return value ignored."""
+    audit entry; raising aborts the rating. ``channel`` says how it came:
+    ``staff`` from the workflow's ``evaluate`` step, else one of
+    :mod:`core.ratings`' channels (``qr`` from the receipt's QR code,
+    ``track`` from the tracking page, ``paper`` a form staff entered on the
+    applicant's behalf); ``actor`` is None for a citizen. Return value
+    ignored."""
+
+
+@hookspec
+def sla_scan(day):
+    """Fires in every SLA round (``bangban sla scan``,
+    :func:`core.cases.service.sla_scan`) after the cases were scanned, so a
+    plugin escalates what is overdue of its own (a 差评's rectification …).
+    Do one idempotent round for ``day`` in your own transactions and return
+    a dict of counts (keys prefixed by what they count) that is added to the
+    scan's summary. All results are used."""
+
+
+@hookspec
+def demo_cases_loaded(county):
+    """Fires in ``bangban demo`` after a county's demo cases were created
+    (only when they were, so once), for a plugin to add its own demo data
+    to them. Return value ignored."""
 
 
 @hookspec(firstresult=True)

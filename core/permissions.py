@@ -41,6 +41,11 @@ CORE_PERMISSIONS = {
     "case.reassign": _l("Reassign a case to other staff"),
     "case.handover": _l("Hand over a departing staff member's cases"),
     "rating.record": _l("Record the applicant's rating"),
+    # 好差评 (core.ratings, a built-in plugin: always there, so its permissions are the core's)
+    "rating.read": _l("Read the ratings, their handling, the invitations and the rating ledger"),
+    "rating.export": _l("Export the ratings (Excel, JSON) and the rating ledger"),
+    "rectification.manage": _l("Verify, rectify and call back bad ratings"),
+    "rectification.appeal_decide": _l("Decide appeals against bad ratings"),
     "ledger.read": _l("Read and export the ledger and the case API"),
     "personal_data.reveal": _l("Reveal personal data in full (audited)"),
     "catalog.manage": _l("Manage items, guides, departments and workflows"),

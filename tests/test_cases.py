@@ -76,7 +76,7 @@ def test_five_steps_end_to_end(demo_app):
         audited = [a.action for a in AuditEntry.select().where(AuditEntry.entity == f"case:{case.number}")
                    .order_by(AuditEntry.seq)]
         assert audited == ["case.create", "case.accept", "case.dispatch", "case.complete", "case.archive",
-                           "case.evaluate"]
+                           "rating.record", "case.evaluate"]
 
 
 def test_transition_outside_flow_or_role_is_refused(demo_app):
@@ -162,7 +162,7 @@ def test_sla_scan_is_idempotent_and_supervisor_acts(demo_app, monkeypatch):
         monkeypatch.setattr(service, "today", lambda: far)
         first = service.sla_scan()
         second = service.sla_scan()
-        assert first["opened"] >= 1 and second == {"opened": 0, "stopped": 0}
+        assert first["opened"] >= 1 and second == {"opened": 0, "stopped": 0, "rectifications_escalated": 0}
         assert Escalation.select().count() == before + first["opened"]
         assert Escalation.get(Escalation.open_case == case.id)
         old_due = Case.get_by_id(case.id).due_day

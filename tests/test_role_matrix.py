@@ -22,6 +22,7 @@ from core.cases import service
 from core.cases.demo import _form
 from core.cases.models import Case, CaseEvent, Commission
 from core.models import AuditEntry, MetadataRecord, Staff
+from core.ratings.models import Rectification
 from tests.helpers import sign_in
 
 ROOT = Path(__file__).parent.parent
@@ -65,6 +66,15 @@ ROUTES = {
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
     "admin.index": ("admin",),
+    "rate.rate": "open",  # the citizen rates by the case's tracking token
+    "ratings.paper": (CASE, "rating.record"),
+    "ratings.index": ("rating.read",), "ratings.invitations": ("rating.read",), "ratings.ledger": ("rating.read",),
+    "ratings.rectification": (CASE, "rating.read"),
+    "ratings.verify": (CASE, "rectification.manage"), "ratings.rectify": (CASE, "rectification.manage"),
+    "ratings.callback": (CASE, "rectification.manage"),
+    "ratings.decide_appeal": (CASE, "rectification.appeal_decide"),
+    "ratings.export_json": ("rating.export",), "ratings.export_xlsx": ("rating.export",),
+    "ratings.ledger_xlsx": ("rating.export",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -126,10 +136,18 @@ def _noticed_case(app, items, helper):
     return case_id
 
 
-def _url_for_every_rule(app, case_id):
+def _rectification(case_id):
+    """A 差评 on the case, so its handling page exists for everyone who reads the case."""
+    from core.ratings import service as ratings
+
+    rating = ratings.record(Case.get_by_id(case_id), "acceptance", 1, channel="qr")
+    return Rectification.get(Rectification.rating == rating.id).id
+
+
+def _url_for_every_rule(app, case_id, rectification_id=1):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x"}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "rectification_id": rectification_id}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -175,6 +193,8 @@ def test_every_route_is_in_the_matrix_and_refuses_every_role_without_its_permiss
     app, clients, items, helper = world
     case_id = _noticed_case(app, items, helper)
     checked = 0
+    with app.app_context():
+        before_rects = [(r.id, r.state) for r in Rectification.select().order_by(Rectification.id)]
     tokens = {role: _token(client) for role, client in clients.items()}
     for endpoint, path, methods in _url_for_every_rule(app, case_id):
         for role, client in clients.items():
@@ -192,6 +212,8 @@ def test_every_route_is_in_the_matrix_and_refuses_every_role_without_its_permiss
                     assert _counts() == before, (role, method, path)
                 checked += 1
     assert checked > 300
+    with app.app_context():  # no refused step moved a 差评's handling
+        assert [(r.id, r.state) for r in Rectification.select().order_by(Rectification.id)] == before_rects
 
 
 def test_every_role_with_the_permission_gets_the_page(world):
@@ -199,13 +221,20 @@ def test_every_role_with_the_permission_gets_the_page(world):
     case_id = _noticed_case(app, items, helper)
     with app.app_context():
         code = Case.get_by_id(case_id).item_code
+        Case.update(accepted_on=service.today()).where(Case.id == case_id).execute()
+        rectification_id = _rectification(case_id)
     pages = {"cases.list_cases": "/cases", "cases.pick_item": "/cases/new", "cases.api_items": "/api/items",
              "cases.api_item_form": f"/api/items/{code}/form", "cases.new_case": f"/cases/new/{code}",
              "cases.detail": f"/cases/{case_id}", "cases.receipt": f"/cases/{case_id}/receipt",
              "cases.notice": f"/cases/{case_id}/notice/one_time", "cases.commission": f"/cases/{case_id}/commission",
              "cases.handover": "/handover", "ledger.api_cases": "/api/cases", "ledger.api_count": "/api/cases/count",
              "ledger.api_case": f"/api/cases/{case_id}", "ledger.export_csv": "/cases/export.csv",
-             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/"}
+             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/",
+             "ratings.paper": f"/cases/{case_id}/rating", "ratings.index": "/ratings",
+             "ratings.invitations": "/ratings/invitations", "ratings.ledger": "/ratings/ledger",
+             "ratings.rectification": f"/ratings/rectifications/{rectification_id}",
+             "ratings.export_json": "/ratings/export.json", "ratings.export_xlsx": "/ratings/export.xlsx",
+             "ratings.ledger_xlsx": "/ratings/ledger.xlsx"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -18,6 +18,7 @@ DEFAULT_PLUGINS = (
     "core.builtins.metrics",     # on_time_rate, rating_coverage, satisfaction, online_rate
     "core.builtins.compliance",  # the compliance criteria computed from a site's data
     "core.builtins.operations",  # backup, restore, transfer, keys, periodic jobs, /-/health, request logs
+    "core.builtins.ratings",     # 好差评: ratings, the handling of 差评, the rating ledger
 )
 
 

@@ -330,7 +330,8 @@ def _close_escalation(case):
 
 def sla_scan(day=None):
     """Open one escalation per overdue case; stop cases whose tolerant
-    acceptance promise passed unmet. Safe to run again: returns counts."""
+    acceptance promise passed unmet; then the plugins' ``sla_scan`` rounds.
+    Safe to run again: returns counts."""
     day = day or today()
     opened = stopped = 0
     flows = {}
@@ -357,7 +358,10 @@ def sla_scan(day=None):
                 _event(case, None, "escalate", case.state, note="overdue", role="system")
                 _audit(case, None, "case.escalate", {"due": case.due_day.isoformat()})
             opened += 1
-    return {"opened": opened, "stopped": stopped}
+    summary = {"opened": opened, "stopped": stopped}
+    for extra in _pm().hook.sla_scan(day=day):  # a plugin's own deadlines (see hookspecs.sla_scan)
+        summary.update(extra or {})
+    return summary
 
 
 def supply_material(case, user, note=""):
