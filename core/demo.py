@@ -33,7 +33,7 @@ def demo_packs(pm, county=None):
     return [(path, code) for path, code in found if county is None or code == county]
 
 
-def load_demo(pm, password: str, county=None):
+def load_demo(pm, password: str, county=None, history=0):
     from .cli import load_catalog, pack_paths
 
     demos = demo_packs(pm, county)
@@ -91,5 +91,8 @@ def load_demo(pm, password: str, county=None):
     year = datetime.date.today().year
     workdays.seed_holidays([year, year + 1], actor="demo")
     for _path, code in demos:
-        load_demo_cases(code)
+        if load_demo_cases(code) and history:
+            from .cases import history as past
+
+            past.generate(code, history, seed=int(code))  # a year behind the dashboard (core.kpi)
     return logins
