@@ -63,6 +63,8 @@ ROUTES = {
     "cases.handover": ("case.handover",),
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
+    "kpi.county": ("report.read",), "kpi.township": ("report.read",), "kpi.site": ("report.read",),
+    "kpi.print_view": ("report.read",),
     "admin.index": ("admin",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
@@ -204,7 +206,9 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "cases.notice": f"/cases/{case_id}/notice/one_time", "cases.commission": f"/cases/{case_id}/commission",
              "cases.handover": "/handover", "ledger.api_cases": "/api/cases", "ledger.api_count": "/api/cases/count",
              "ledger.api_case": f"/api/cases/{case_id}", "ledger.export_csv": "/cases/export.csv",
-             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/"}
+             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/",
+             "kpi.county": "/reports/kpi", "kpi.township": "/reports/kpi/township/150626100",
+             "kpi.site": "/reports/kpi/site/center-150626100", "kpi.print_view": "/reports/kpi/print"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}
