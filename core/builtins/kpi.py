@@ -120,9 +120,12 @@ def register_blueprints(register):
 
 @hookimpl
 def menu_links(request):
-    if current_user.is_authenticated and can(current_user, "report.read"):
+    from flask import has_request_context
+
+    user = current_user._get_current_object() if has_request_context() else None
+    if user is not None and user.is_authenticated and can(user, "report.read"):
         return [{"href": url_for("kpi.county"), "label": _("Dashboard")}]
-    return []
+    return None
 
 
 # --- the command line ---------------------------------------------------------------
