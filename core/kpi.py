@@ -154,6 +154,7 @@ def kpi(county, period=None, user=None, metrics=None):
     county_row, townships, sites = units(county, user)
     entries = metrics or registry.metrics()
     cases = period_cases(county, period, user)
+    memo = {}  # what catalog metrics read once per report
     values = {("county", county): {}, **{("township", t["code"]): {} for t in townships},
               **{("site", s["code"]): {} for s in sites}}
 
@@ -188,13 +189,15 @@ def kpi(county, period=None, user=None, metrics=None):
         if entry["source"] == "catalog":
             for (level, unit_code), cells in values.items():
                 unit = _find(level, unit_code, county_row, townships, sites)
-                cells[code] = _cell(entry, entry["compute"](cases, period, _scope_of(unit, county)))
+                cells[code] = _cell(entry, entry["compute"](cases, period, {**_scope_of(unit, county),
+                                                                             "memo": memo}))
             continue
         for level, field, rows in (("county", None, [county_row]), ("township", Case.township_code, townships),
                                    ("site", Case.site_code, sites)):
             if entry["compute_by"] is not None:
                 by = (field,) if field is not None else ()
-                grouped = entry["compute_by"](cases, period, {"county_code": county, "level": level}, by)
+                grouped = entry["compute_by"](cases, period, {"county_code": county, "level": level, "memo": memo},
+                                              by)
                 for unit in rows:
                     key = (unit["code"],) if field is not None else ()
                     values[(level, unit["code"])][code] = _cell(entry, grouped.get(key))

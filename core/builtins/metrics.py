@@ -64,27 +64,50 @@ def rated_well():
 
 
 def online_rate_by(cases, period=None, scope=None, by=()):
+    """Per group: distinct items, and those with a version (among the
+    group's cases') that can be applied for online, in one query: the
+    group's distinct item versions (from the covering index) joined to the
+    versions, the few online versions named by id."""
+    from peewee import Case as SqlCase, fn
+
     from ..models import MetadataRecord
 
     Case = _case()
-    pairs = cases.select(*by, Case.item_record).distinct().tuples()
-    rows = [(tuple(row[:-1]), row[-1]) for row in pairs]
-    versions = {r.id: (r.county_code, r.key, bool(r.content.get("online")))
-                for r in MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.key,
-                                               MetadataRecord.content)
-                .where(MetadataRecord.id.in_(sorted({version for _key, version in rows})))} if rows else {}
-    items = {}
-    for key, version in rows:
-        county, item, online = versions[version]
-        group = items.setdefault(key, {})
-        group[(county, item)] = group.get((county, item), False) or online
-    return {key: (sum(group.values()), len(group)) for key, group in items.items()}
+    county = (scope or {}).get("county_code")
+    memo = (scope or {}).get("memo", {})
+    key = ("online_versions", county)
+    if key not in memo:
+        versions = MetadataRecord.select(MetadataRecord.id, MetadataRecord.content).where(
+            MetadataRecord.kind == "items")
+        if county:
+            versions = versions.where(MetadataRecord.county_code.in_(["", county]))
+        memo[key] = [r.id for r in versions if r.content.get("online")]
+    online = memo[key]
+    names = [f"g{i}" for i in range(len(by))]
+    groups = cases.select(*[field.alias(name) for field, name in zip(by, names)],
+                          Case.item_record.alias("v")).distinct().alias("d")
+    keys = [groups.c[name] for name in names]
+    flagged = SqlCase(None, [(MetadataRecord.id.in_(online or [0]), MetadataRecord.key)], None)
+    query = (MetadataRecord.select(*keys, fn.COUNT(fn.DISTINCT(MetadataRecord.key)), fn.COUNT(fn.DISTINCT(flagged)))
+             .from_(groups).join(MetadataRecord, on=(MetadataRecord.id == groups.c.v)))
+    if keys:
+        query = query.group_by(*keys)
+    return {tuple(row[:len(keys)]): (int(row[-1] or 0), int(row[-2] or 0)) for row in query.tuples()}
 
 
 def _items(scope):
+    """The county's current items, read once per report (``scope["memo"]``)."""
     from .. import catalog
 
-    return [r.content for r in catalog.all_current("items", county=(scope or {}).get("county_code"))]
+    scope = scope or {}
+    county = scope.get("county_code")
+    memo = scope.get("memo")
+    if memo is not None and ("items", county) in memo:
+        return memo[("items", county)]
+    items = [r.content for r in catalog.all_current("items", county=county)]
+    if memo is not None:
+        memo[("items", county)] = items
+    return items
 
 
 def item_count(cases, period=None, scope=None):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime
 import random
 
+import peewee
+
 from ..db import transaction
 from ..models import MetadataRecord, Site, Staff
 from .models import Case
@@ -98,9 +100,9 @@ def generate(county, count, *, end=None, days=365, seed=0, batch=None, tag="H", 
                "item_code": item.key, "item_record": item.id, "item_version": item.version, "kind": kind,
                "workflow": flows[item.id], "state": "applied", "township_code": site.region[:9],
                "village_code": site.region[:12] if len(site.region) >= 12 else None, "group_code": None,
-               "site_code": site.code, "intake_channel": channel, "owner": owner.id, "data": "{}",
-               "pauses": "[]", "created_at": created, "updated_at": created, "accepted_on": None, "due_day": None,
-               "finished_on": None, "rating": None, **people[i % len(people)]}
+               "site_code": site.code, "intake_channel": channel, "owner": owner.id, "data": {},
+               "pauses": [], "created_at": created, "updated_at": created, "accepted_on": None, "due_day": None,
+               "finished_on": None, "rating": None, "due_confirmed": True, "extended_days": 0.0, **people[i % len(people)]}
         luck = rng.random()
         if luck < 0.04:
             row["state"] = "declined"
@@ -132,5 +134,27 @@ def generate(county, count, *, end=None, days=365, seed=0, batch=None, tag="H", 
 
 
 def _write(rows):
+    """One batch: the INSERT peewee writes for one row, executed for all
+    (``executemany``; PostgreSQL: multi-row VALUES pages), the values
+    converted by each field's own ``db_value``."""
+    from ..models import JSONField
+
+    database = Case._meta.database
+    fields = [Case._meta.fields[name] for name in rows[0]]
+    # the generator writes str, int, date and datetime values the drivers
+    # take as they are; only JSON needs the field's conversion
+    convert = [field.db_value if isinstance(field, JSONField) else None for field in fields]
+    names = [field.name for field in fields]
+    values = [tuple(row[name] if conv is None else conv(row[name]) for name, conv in zip(names, convert))
+              for row in rows]
+    sql, params = Case.insert_many([values[0]], fields=fields).returning().sql()
+    assert len(params) == len(fields), "every column with a default must be in the rows"
     with transaction():
-        Case.insert_many(rows).execute()
+        cursor = database.cursor()
+        if isinstance(database, peewee.PostgresqlDatabase):
+            from psycopg2.extras import execute_values
+
+            head, _sep, _one_row = sql.rpartition(" VALUES ")
+            execute_values(cursor, head + " VALUES %s", values, page_size=len(values))
+        else:
+            cursor.executemany(sql, values)
