@@ -211,7 +211,7 @@ def kpi(county, period=None, user=None, metrics=None):
     out_units += [{**t, "values": values[("township", t["code"])]} for t in townships]
     out_units += [{**s, "values": values[("site", s["code"])]} for s in sites]
     return {"county": county, "period": [period[0].isoformat(), period[1].isoformat()],
-            "metrics": [{"code": e["code"], "label": str(e["label"]), "unit": e["unit"],
+            "metrics": [{"code": e["code"], "label": str(e["label"]), "unit": e["unit"], "levels": list(e["levels"]),
                          "drill": e["numerator"] is not None and e["source"] == "cases"}
                         for e in entries.values()],
             "units": out_units}

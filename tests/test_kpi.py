@@ -76,7 +76,8 @@ def _invoke(app, *args):
     ctx = Context()
     ctx.pm.hook.register_commands(cli=cli)
     env = {"BANGBAN_DATA_DIR": app.config["BANGBAN"]["DATA_DIR"],
-           "BANGBAN_DATABASE_URL": app.config["BANGBAN"]["DATABASE_URL"], "BANGBAN_PLUGINS": "wushen,bank_partnership,mongolian"}
+           "BANGBAN_DATABASE_URL": app.config["BANGBAN"]["DATABASE_URL"],
+           "BANGBAN_PLUGINS": "wushen,bank_partnership,mongolian"}
     result = CliRunner().invoke(cli, list(args), obj=ctx, env=env)
     dbmod.bind(app.extensions["bangban"].db)  # the command's app bound the models to its own connection
     return result

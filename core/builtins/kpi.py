@@ -45,7 +45,7 @@ def _chart_data(report, level, township=None):
     rows = [u for u in report["units"] if u["level"] == level and (township is None or u["township"] == township)]
     charts = []
     for metric in report["metrics"]:
-        if level == "site" and metric["code"] == "high_frequency_delegated":
+        if level not in metric["levels"]:
             continue
         values = [u["values"][metric["code"]]["value"] for u in rows]
         if metric["unit"] == "rate":

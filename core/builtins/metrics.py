@@ -133,6 +133,6 @@ def register_metrics(register):
     register("rating_coverage", label=_l("Rating coverage"), numerator=rated, denominator=finished, unit="rate")
     register("satisfaction", label=_l("Satisfaction"), numerator=rated_well, denominator=rated, unit="rate")
     register("online_rate", label=_l("Online rate"), compute_by=online_rate_by, unit="rate")
-    register("item_count", label=_l("Items offered"), compute=item_count, unit="count", source="catalog")
+    register("item_count", label=_l("Proxy-service items offered"), compute=item_count, unit="count", source="catalog")
     register("high_frequency_delegated", label=_l("High-frequency items delegated"),
              compute=high_frequency_delegated, unit="count", levels=("county",), source="catalog")

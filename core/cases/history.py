@@ -96,13 +96,15 @@ def generate(county, count, *, end=None, days=365, seed=0, batch=None, tag="H", 
         day = created.date()
         channel = _pick(rng, table.get(site.kind) or (("window", 1),))
         kind = item.content.get("kind", "promised")
-        row = {"county_code": county, "number": f"{county}-{tag}{seed:x}-{i:07d}", "track_token": f"{tag}{seed:x}t{i:07d}",
+        row = {"county_code": county, "number": f"{county}-{tag}{seed:x}-{i:07d}",
+               "track_token": f"{tag}{seed:x}t{i:07d}",
                "item_code": item.key, "item_record": item.id, "item_version": item.version, "kind": kind,
                "workflow": flows[item.id], "state": "applied", "township_code": site.region[:9],
                "village_code": site.region[:12] if len(site.region) >= 12 else None, "group_code": None,
                "site_code": site.code, "intake_channel": channel, "owner": owner.id, "data": {},
                "pauses": [], "created_at": created, "updated_at": created, "accepted_on": None, "due_day": None,
-               "finished_on": None, "rating": None, "due_confirmed": True, "extended_days": 0.0, **people[i % len(people)]}
+               "finished_on": None, "rating": None, "due_confirmed": True, "extended_days": 0.0,
+               **people[i % len(people)]}
         luck = rng.random()
         if luck < 0.04:
             row["state"] = "declined"
