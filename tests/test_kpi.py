@@ -258,3 +258,52 @@ def test_filing_records_site_and_intake_channel(demo_app):
     assert "comprehensive_window" in center.profile["features"]
     assert got["galutu.agent"] == (center.code, "comprehensive_window")
     assert got["taoli.grid"] == (station.code, "window")
+
+
+class BadMetric:
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def register_metrics(self, register):
+        register("nothing_to_count", label="x")
+
+
+class CountedMetric:
+    """A plugin's metric given as conditions: counted in the grouped scan."""
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def register_metrics(self, register):
+        register("home_visit_count", label="Home visits", numerator=lambda: Case.intake_channel == "home_visit",
+                 unit="count")
+
+
+def test_a_metric_must_say_how_it_is_computed():
+    from core import registry
+    from core.plugins import make_manager
+
+    pm = make_manager(allow="", extra=[BadMetric()])
+    with pytest.raises(registry.RegistryError) as caught:
+        registry.metrics(pm)
+    assert "nothing_to_count" in str(caught.value) and "numerator" in str(caught.value)
+
+
+def test_a_plugin_count_metric_by_condition_per_unit(make_app):
+    from core import kpi
+    from core.demo import load_demo
+
+    app = make_app(plugins="wushen,bank_partnership")
+    app.extensions["bangban"].pm.register(CountedMetric(), name="counted")
+    app.extensions["bangban"].pm.bangban_registries.clear()
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
+        rows = history.generate(COUNTY, 300, end=END, days=DAYS, seed=5)
+        report = kpi.kpi(COUNTY, (START, END))
+    got = {(u["level"], u["code"]): u["values"]["home_visit_count"] for u in report["units"]}
+    by_township = defaultdict(int)
+    for r in rows:
+        by_township[r["township_code"]] += r["intake_channel"] == "home_visit"
+    assert sum(by_township.values()) > 0
+    for township, n in by_township.items():
+        assert got[("township", township)] == {"num": n, "den": None, "value": n}
+    assert got[("county", COUNTY)]["value"] == sum(by_township.values())
