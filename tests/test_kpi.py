@@ -307,3 +307,17 @@ def test_a_plugin_count_metric_by_condition_per_unit(make_app):
     for township, n in by_township.items():
         assert got[("township", township)] == {"num": n, "den": None, "value": n}
     assert got[("county", COUNTY)]["value"] == sum(by_township.values())
+
+
+def test_a_bank_clerk_files_through_the_bank(demo_app):
+    """The partner clerk's role names the bank channel; 嘎鲁图镇 has two
+    partner banks and a staff record names no site, so the case has none."""
+    with demo_app.app_context():
+        item = next(r for r in MetadataRecord.select().where((MetadataRecord.kind == "items") & MetadataRecord.current
+                                                              & (MetadataRecord.county_code == COUNTY))
+                    if "bank" in (r.content.get("channels") or []))
+        clerk = Staff.get(Staff.username == "galutu.bank")
+        assert Site.select().where((Site.region == clerk.region) & (Site.kind == "bank_branch")).count() == 2
+        case = service.create_case(item, _form(41, "150626100201"), User(clerk))
+        assert Case.select(Case.site_code, Case.intake_channel).where(Case.id == case.id).tuples().get() == \
+            (None, "bank")

@@ -101,7 +101,8 @@ def intake_for(user, data: dict, site_code=None):
     """``(site_code, intake_channel)`` of a case filed by ``user``: a
     registered channel the form names (``intake_channel``) wins; else the
     channel naming the user's role (a partner bank clerk: ``bank``), at the
-    site of its kind in the user's region; else the user's own center or
+    site of its kind in the user's region (no site when the region has
+    several: a staff record names no site); else the user's own center or
     station, whose comprehensive window (``features``) takes the case if it
     has one, a plain window if not. County staff file at no site, through a
     window."""
@@ -116,8 +117,11 @@ def intake_for(user, data: dict, site_code=None):
     site = None
     if site_code:
         site = next((s for s in sites if s.code == site_code), None) or Site.get_or_none(Site.code == site_code)
-    elif by_role:
-        site = next((s for s in sites if s.kind in by_role[0]["site_kinds"]), None)
+    elif by_role:  # the partner site of the user's region, if there is exactly one
+        partner = [s for s in sites if s.kind in by_role[0]["site_kinds"]]
+        site = partner[0] if len(partner) == 1 else None
+        if site is None:
+            return None, (wanted if wanted in channels else by_role[0]["code"])
     if site is None and not site_code:
         site = next((s for kind in HOME_SITE_KINDS for s in sites if s.kind == kind), None)
     if wanted in channels:
