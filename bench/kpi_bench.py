@@ -46,15 +46,42 @@ CONDITION_METRICS = ("one_window_rate", "on_time_rate", "rating_coverage", "sati
 # the online rate: distinct items, and those whose version can be applied for
 # online, per level: the distinct item versions of each group first (from the
 # covering index), then the join on the few versions
-ONLINE_SQL = {}
-for _flavour, _online in (("sqlite", "json_extract(m.content, '$.online')"),
-                          ("postgres", "(m.content::json->>'online') = 'true'")):
-    ONLINE_SQL[_flavour] = {
-        level: ("SELECT d.g, COUNT(DISTINCT m.key), COUNT(DISTINCT CASE WHEN " + _online + " THEN m.key END)"
-                " FROM (SELECT DISTINCT " + column + " AS g, item_record_id FROM cases"
-                " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
-                " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g")
-        for level, column in (("site", "site_code"), ("township", "township_code"), ("county", "county_code"))}
+ONLINE_SQL = {
+    "sqlite": {
+        "site": ("SELECT d.g, COUNT(DISTINCT m.key),"
+                 " COUNT(DISTINCT CASE WHEN json_extract(m.content, '$.online') THEN m.key END)"
+                 " FROM (SELECT DISTINCT site_code AS g, item_record_id FROM cases"
+                 " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
+                 " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
+        "township": ("SELECT d.g, COUNT(DISTINCT m.key),"
+                 " COUNT(DISTINCT CASE WHEN json_extract(m.content, '$.online') THEN m.key END)"
+                 " FROM (SELECT DISTINCT township_code AS g, item_record_id FROM cases"
+                 " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
+                 " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
+        "county": ("SELECT d.g, COUNT(DISTINCT m.key),"
+                 " COUNT(DISTINCT CASE WHEN json_extract(m.content, '$.online') THEN m.key END)"
+                 " FROM (SELECT DISTINCT county_code AS g, item_record_id FROM cases"
+                 " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
+                 " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
+    },
+    "postgres": {
+        "site": ("SELECT d.g, COUNT(DISTINCT m.key),"
+                 " COUNT(DISTINCT CASE WHEN (m.content::json->>'online') = 'true' THEN m.key END)"
+                 " FROM (SELECT DISTINCT site_code AS g, item_record_id FROM cases"
+                 " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
+                 " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
+        "township": ("SELECT d.g, COUNT(DISTINCT m.key),"
+                 " COUNT(DISTINCT CASE WHEN (m.content::json->>'online') = 'true' THEN m.key END)"
+                 " FROM (SELECT DISTINCT township_code AS g, item_record_id FROM cases"
+                 " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
+                 " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
+        "county": ("SELECT d.g, COUNT(DISTINCT m.key),"
+                 " COUNT(DISTINCT CASE WHEN (m.content::json->>'online') = 'true' THEN m.key END)"
+                 " FROM (SELECT DISTINCT county_code AS g, item_record_id FROM cases"
+                 " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
+                 " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
+    },
+}
 
 
 def hand_written(database, flavour, period):
