@@ -39,9 +39,9 @@ def _reports(period):
     return report, kpimod.targets(current_user.county_code, period, current_user, report=report)
 
 
-def _chart_data(report, level, township=None):
+def _chart_data(report, level, township=None, targets=None):
     """Per metric: the units of ``level`` (of ``township``) and their values,
-    for the bar charts."""
+    for the bar charts, with the rule sets' minimums for the metric."""
     rows = [u for u in report["units"] if u["level"] == level and (township is None or u["township"] == township)]
     charts = []
     for metric in report["metrics"]:
@@ -50,8 +50,11 @@ def _chart_data(report, level, township=None):
         values = [u["values"][metric["code"]]["value"] for u in rows]
         if metric["unit"] == "rate":
             values = [round(v * 100, 1) if v is not None else None for v in values]
+        scale = 100 if metric["unit"] == "rate" else 1
+        minimums = sorted({t["min"] * scale for t in (targets or {}).get("targets", [])
+                           if t["metric"] == metric["code"] and t["min"] is not None})
         charts.append({"code": metric["code"], "label": metric["label"], "unit": metric["unit"],
-                       "names": [kpimod.name_of(u) for u in rows], "values": values})
+                       "names": [kpimod.name_of(u) for u in rows], "values": values, "minimums": minimums})
     return charts
 
 
@@ -66,7 +69,7 @@ def _page(level, unit, report, targets, period, township=None):
     return render_template("reports/kpi.html", level=level, unit=unit, report=report, targets=targets,
                            period=period, period_args=period_args, township=township, drill_url=drill_url,
                            charts=_chart_data(report, "township" if level == "county" else "site",
-                                              None if level == "county" else unit["code"]),
+                                              None if level == "county" else unit["code"], targets),
                            fmt=kpimod.fmt, name_of=kpimod.name_of)
 
 

@@ -17,7 +17,9 @@
         grid: {left: 40, right: 10, bottom: 60, top: 40},
         xAxis: {type: "category", data: c.names, axisLabel: {rotate: 30, fontSize: 10}},
         yAxis: {type: "value", max: c.unit === "rate" ? 100 : null},
-        series: [{type: "bar", data: c.values}]
+        series: [{type: "bar", data: c.values,
+                  markLine: {symbol: "none", label: {formatter: "{c}"}, lineStyle: {color: "#cf222e", type: "dashed"},
+                             data: (c.minimums || []).map(function (m) { return {yAxis: m}; })}}]
       });
     });
   }
