@@ -45,38 +45,51 @@ CONDITIONS_SQL = (
 CONDITION_METRICS = ("one_window_rate", "on_time_rate", "rating_coverage", "satisfaction")
 # the online rate: distinct items, and those whose version can be applied for
 # online, per level: the distinct item versions of each group first (from the
-# covering index), then the join on the few versions
+# covering index), then the join on the few versions; each version's JSON is
+# read once (the online versions' subquery), not once per group
 ONLINE_SQL = {
     "sqlite": {
         "site": ("SELECT d.g, COUNT(DISTINCT m.key),"
-                 " COUNT(DISTINCT CASE WHEN json_extract(m.content, '$.online') THEN m.key END)"
+                 " COUNT(DISTINCT CASE WHEN m.id IN"
+                 " (SELECT o.id FROM metadata_record o WHERE o.kind = 'items' AND json_extract(o.content, '$.online'))"
+                 " THEN m.key END)"
                  " FROM (SELECT DISTINCT site_code AS g, item_record_id FROM cases"
                  " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
                  " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
         "township": ("SELECT d.g, COUNT(DISTINCT m.key),"
-                 " COUNT(DISTINCT CASE WHEN json_extract(m.content, '$.online') THEN m.key END)"
+                 " COUNT(DISTINCT CASE WHEN m.id IN"
+                 " (SELECT o.id FROM metadata_record o WHERE o.kind = 'items' AND json_extract(o.content, '$.online'))"
+                 " THEN m.key END)"
                  " FROM (SELECT DISTINCT township_code AS g, item_record_id FROM cases"
                  " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
                  " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
         "county": ("SELECT d.g, COUNT(DISTINCT m.key),"
-                 " COUNT(DISTINCT CASE WHEN json_extract(m.content, '$.online') THEN m.key END)"
+                 " COUNT(DISTINCT CASE WHEN m.id IN"
+                 " (SELECT o.id FROM metadata_record o WHERE o.kind = 'items' AND json_extract(o.content, '$.online'))"
+                 " THEN m.key END)"
                  " FROM (SELECT DISTINCT county_code AS g, item_record_id FROM cases"
                  " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
                  " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
     },
     "postgres": {
         "site": ("SELECT d.g, COUNT(DISTINCT m.key),"
-                 " COUNT(DISTINCT CASE WHEN (m.content::json->>'online') = 'true' THEN m.key END)"
+                 " COUNT(DISTINCT CASE WHEN m.id IN"
+                 " (SELECT o.id FROM metadata_record o WHERE o.kind = 'items' AND (o.content::json->>'online') = 'true')"
+                 " THEN m.key END)"
                  " FROM (SELECT DISTINCT site_code AS g, item_record_id FROM cases"
                  " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
                  " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
         "township": ("SELECT d.g, COUNT(DISTINCT m.key),"
-                 " COUNT(DISTINCT CASE WHEN (m.content::json->>'online') = 'true' THEN m.key END)"
+                 " COUNT(DISTINCT CASE WHEN m.id IN"
+                 " (SELECT o.id FROM metadata_record o WHERE o.kind = 'items' AND (o.content::json->>'online') = 'true')"
+                 " THEN m.key END)"
                  " FROM (SELECT DISTINCT township_code AS g, item_record_id FROM cases"
                  " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
                  " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
         "county": ("SELECT d.g, COUNT(DISTINCT m.key),"
-                 " COUNT(DISTINCT CASE WHEN (m.content::json->>'online') = 'true' THEN m.key END)"
+                 " COUNT(DISTINCT CASE WHEN m.id IN"
+                 " (SELECT o.id FROM metadata_record o WHERE o.kind = 'items' AND (o.content::json->>'online') = 'true')"
+                 " THEN m.key END)"
                  " FROM (SELECT DISTINCT county_code AS g, item_record_id FROM cases"
                  " WHERE county_code = %s AND created_at >= %s AND created_at < %s) d"
                  " JOIN metadata_record m ON m.id = d.item_record_id GROUP BY d.g"),
