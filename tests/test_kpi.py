@@ -164,7 +164,14 @@ def test_the_dashboard_prints_the_same_numbers_and_drills_down_to_the_cases(worl
     assert client.get("/cases?metric=on_time_rate&part=all").status_code == 400
     assert client.get("/reports/kpi?from=2026-13-01").status_code == 400
     assert client.get("/reports/kpi?from=2026-06-30&to=2026-01-01").status_code == 400
-    assert client.get(f"/reports/kpi/print?{period}").status_code == 200
+    printed = client.get(f"/reports/kpi/print?{period}").get_data(as_text=True)
+    rows_printed = re.findall(r'<tr data-unit="([^"]+)" data-level="(\w+)">(.*?)</tr>', printed, re.S)
+    assert len(rows_printed) == 1 + 6 + len(sites)  # county, townships, sites: the whole table
+    for code, level, body in rows_printed:
+        if (level, code) in expected:
+            num, den = re.search(r'data-metric="satisfaction" data-num="(\d+)" data-den="(\d*)"', body).groups()
+            assert (int(num), int(den)) == expected[(level, code)]["satisfaction"]
+    assert "<a " not in "".join(body for _c, _l, body in rows_printed)  # print: no links
 
 
 def test_a_township_supervisor_sees_only_their_township(world):
