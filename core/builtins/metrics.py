@@ -110,18 +110,33 @@ def _items(scope):
     return items
 
 
+def _memo(scope, key, compute):
+    memo = (scope or {}).get("memo")
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def item_count(cases, period=None, scope=None):
     scope = scope or {}
     level = scope.get("site_level") or scope.get("level")
-    items = _items(scope)
-    if level in ("township", "village"):
-        items = [i for i in items if level in i.get("levels", [])]
-    return len(items), None
+
+    def count():
+        items = _items(scope)
+        if level in ("township", "village"):
+            items = [i for i in items if level in i.get("levels", [])]
+        return len(items)
+
+    return _memo(scope, ("item_count", scope.get("county_code"), level), count), None
 
 
 def high_frequency_delegated(cases, period=None, scope=None):
-    items = [i for i in _items(scope) if i.get("high_frequency") and i.get("delegated")]
-    return len(items), None
+    def count():
+        return sum(1 for i in _items(scope) if i.get("high_frequency") and i.get("delegated"))
+
+    return _memo(scope, ("high_frequency_delegated", (scope or {}).get("county_code")), count), None
 
 
 @hookimpl
