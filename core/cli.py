@@ -327,15 +327,17 @@ def county_init(ctx, code):
 @cli.command()
 @click.option("--password", default="Bangban@2026", show_default=True, help="password of every demo account")
 @click.option("--county", default=None, help="load only this county's demo (default: every loaded region's)")
+@click.option("--history", default=600, show_default=True, type=click.IntRange(min=0),
+              help="cases of the past year per county, written in bulk, behind the dashboard's numbers")
 @pass_ctx
-def demo(ctx, password, county):
+def demo(ctx, password, county, history):
     """Load the demo counties of the loaded region plugins and print their logins."""
     from .demo import DemoError, load_demo
     from .metadata.loader import MetadataInvalid
 
     try:
         with ctx.app.app_context():
-            logins = load_demo(ctx.pm, password, county=county)
+            logins = load_demo(ctx.pm, password, county=county, history=history)
     except DemoError as exc:
         _fail(f"bangban demo: {exc}")
     except MetadataInvalid as exc:

@@ -33,7 +33,7 @@ def demo_packs(pm, county=None):
     return [(path, code) for path, code in found if county is None or code == county]
 
 
-def load_demo(pm, password: str, county=None):
+def load_demo(pm, password: str, county=None, history=0):
     from .cli import load_catalog, pack_paths
 
     demos = demo_packs(pm, county)
@@ -93,4 +93,8 @@ def load_demo(pm, password: str, county=None):
     for _path, code in demos:
         if load_demo_cases(code):
             pm.hook.demo_cases_loaded(county=code)
+            if history:
+                from .cases import history as past
+
+                past.generate(code, history, seed=int(code))  # a year behind the dashboard (core.kpi)
     return logins

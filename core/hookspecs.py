@@ -235,12 +235,30 @@ def prepare_form_spec(spec, item, county_code, locale):
 @hookspec
 def register_metrics(register):
     """Fires when the metric registry is built (reports, dashboards,
-    ``bangban report``). Call ``register(code, label=…, compute=fn,
-    unit="rate"|"count", levels=("site", "township", "county"))``; ``fn(
-    cases, period, scope)`` gets a peewee query of the scoped cases of the
-    period and returns ``(numerator, denominator)`` (a count has
-    denominator None). A code registered twice is an error naming both
-    plugins. All results are used."""
+    ``bangban report``). Call ``register(code, label=…, unit="rate"|
+    "count", levels=("site", "township", "county"), source="cases"|
+    "catalog")`` with one of:
+
+    * ``numerator=fn()``, ``denominator=fn()``: peewee conditions on
+      :class:`core.cases.models.Case` (the numerator counts the
+      denominator's cases that also pass it; a count has no denominator).
+      Preferred: the KPI report counts all such metrics for every township
+      and site in one grouped scan, and a number's drill-down lists the
+      cases behind it;
+    * ``compute_by=fn(cases, period, scope, by)`` returning ``{key: (num,
+      den)}`` grouped in SQL by the case fields ``by`` (``key`` the tuple
+      of their values);
+    * ``compute=fn(cases, period, scope)`` returning ``(numerator,
+      denominator)`` of one unit (the report calls it once per site,
+      township and county).
+
+    ``cases`` is a peewee query of the scoped cases filed in the period,
+    ``period`` a ``(start, end)`` date pair or None, ``scope`` a dict
+    naming the unit (``county_code``, ``level``, ``code``, and for a site
+    its ``site_kind`` and ``site_level``). A ``source="catalog"`` metric
+    measures the catalog, not the cases (item counts), and is computed per
+    unit. A code registered twice is an error naming both plugins. All
+    results are used."""
 
 
 @hookspec

@@ -217,6 +217,8 @@ LABELS = {
                     "tolerant acceptance promise not met": _l("The promised material did not arrive in time")},
     "holiday_kind": {"holiday": _l("Holiday (day off)"), "workday": _l("Make-up workday")},
     "holiday_source": {"package": _l("Official calendar"), "admin": _l("Set by an administrator")},
+    "target_status": {"met": _l("met"), "on_track": _l("on track"), "behind": _l("behind"),
+                      "missed": _l("missed"), "no_data": _l("no data yet"), "not_measured": _l("not measured")},
     "subtask_state": {"open": _l("open"), "done": _l("done")},
     "deadline_part": {"noon": _l("noon"), "end": _l("end of day")},
     "site_kind": {"service_center": _l("Service center"), "service_station": _l("Service station"),

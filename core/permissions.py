@@ -58,6 +58,7 @@ CORE_PERMISSIONS = {
     "calendar.manage": _l("Maintain the holiday calendar"),
     "settings.manage": _l("Plugin settings"),
     "audit.read": _l("Read the audit log"),
+    "report.read": _l("Read the KPI dashboard, the targets' status and the reports"),
 }
 
 

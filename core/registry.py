@@ -32,14 +32,76 @@ def _metadata_kind(plugin, args, kw):
 
 
 def _metric(plugin, args, kw):
+    """A metric is computed one of three ways, the registry deriving the
+    rest (see the ``register_metrics`` hookspec):
+
+    * ``numerator=fn()`` / ``denominator=fn()``: peewee conditions on a
+      case (the numerator's cases are the denominator's that also pass it);
+      the KPI report counts every such metric for every township and site
+      in one grouped scan, and the cases behind a number are those passing
+      the conditions (drill-down);
+    * ``compute_by=fn(cases, period, scope, by)``: ``{key: (num, den)}``,
+      ``key`` the tuple of the values of the case fields ``by`` (one query
+      grouped in SQL, whatever the number of groups);
+    * ``compute=fn(cases, period, scope)``: ``(num, den)`` of one unit.
+    """
     code = args[0]
     entry = {"code": code, "label": kw.get("label", code), "compute": kw.get("compute"),
-             "unit": kw.get("unit", "rate"), "levels": tuple(kw.get("levels", LEVELS))}
+             "compute_by": kw.get("compute_by"), "numerator": kw.get("numerator"),
+             "denominator": kw.get("denominator"), "unit": kw.get("unit", "rate"),
+             "levels": tuple(kw.get("levels", LEVELS)), "source": kw.get("source", "cases")}
+    conditions = entry["numerator"] is not None
+    if conditions and not (callable(entry["numerator"]) and (entry["denominator"] is None
+                                                            or callable(entry["denominator"]))):
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: numerator and denominator are fn() -> condition")
+    if entry["compute_by"] is not None and not callable(entry["compute_by"]):
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: compute_by is fn(cases, period, scope, by)")
+    if conditions:
+        entry["compute_by"] = _by_conditions(entry)
+    if entry["compute"] is None and entry["compute_by"] is not None:
+        entry["compute"] = _one_of(entry["compute_by"])
     if not callable(entry["compute"]):
-        raise RegistryError(f"plugin {plugin!r}: metric {code!r} needs compute=fn(cases, period, scope)")
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r} needs compute=fn(cases, period, scope), "
+                            "compute_by=… or numerator=…")
     if entry["unit"] not in UNITS or not set(entry["levels"]) <= set(LEVELS):
         raise RegistryError(f"plugin {plugin!r}: metric {code!r}: unit is one of {UNITS}, levels of {LEVELS}")
+    if entry["source"] not in ("cases", "catalog"):
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: source is 'cases' or 'catalog'")
     return code, entry
+
+
+def condition_sums(entry):
+    """The two SQL aggregates ``(SUM(numerator), SUM(denominator))`` of a
+    metric given by conditions (a count: the denominator is None)."""
+    from peewee import Case as SqlCase, fn
+
+    den = entry["denominator"]() if entry["denominator"] is not None else None
+    num = entry["numerator"]()
+    if den is not None:
+        num = den & num
+    ones = (lambda cond: fn.SUM(SqlCase(None, [(cond, 1)], 0)))
+    return ones(num), (ones(den) if den is not None else None)
+
+
+def _by_conditions(entry):
+    def compute_by(cases, period=None, scope=None, by=()):
+        num, den = condition_sums(entry)
+        columns = [*by, num.alias("n")] + ([den.alias("d")] if den is not None else [])
+        query = cases.select(*columns).group_by(*by) if by else cases.select(*columns)
+        out = {}
+        for row in query.tuples():
+            key = tuple(row[:len(by)])
+            out[key] = (int(row[len(by)] or 0), int(row[len(by) + 1] or 0) if den is not None else None)
+        return out
+
+    return compute_by
+
+
+def _one_of(compute_by):
+    def compute(cases, period=None, scope=None):
+        return compute_by(cases, period, scope, ()).get((), (0, 0))
+
+    return compute
 
 
 def _criterion(plugin, args, kw):
@@ -179,6 +241,22 @@ def jobs(pm=None) -> dict:
 def compute_metric(code, cases, period=None, scope=None, pm=None):
     """``(numerator, denominator)`` of metric ``code`` over ``cases``."""
     return metrics(pm)[code]["compute"](cases, period, scope)
+
+
+def compute_metric_by(code, cases, by, period=None, scope=None, pm=None):
+    """``{key: (numerator, denominator)}`` of metric ``code`` over ``cases``
+    grouped by the case fields ``by`` (``key``: their values), in one
+    grouped query when the metric can say it in SQL, else once per group."""
+    entry = metrics(pm)[code]
+    if entry["compute_by"] is not None:
+        return entry["compute_by"](cases, period, scope, tuple(by))
+    out = {}
+    for key in cases.select(*by).distinct().tuples():
+        narrowed = cases
+        for field, value in zip(by, key):
+            narrowed = narrowed.where(field.is_null() if value is None else field == value)
+        out[tuple(key)] = entry["compute"](narrowed, period, {**(scope or {}), "key": tuple(key)})
+    return out
 
 
 def check_site(site, standard, requirement, pm=None):

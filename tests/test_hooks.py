@@ -306,14 +306,14 @@ def test_metrics_by_hand(hooked):
             (day, day, 5),                              # on time, rated, satisfied
             (day + datetime.timedelta(days=1), day, 2),  # late, rated, 差评
             (day, None, None),                          # finished, no deadline, unrated
-            (None, day, 3),                             # running, rated (satisfied)
+            (None, day, 3),                             # running, rated 基本满意: not satisfied
         ]
         for case, (finished, due, rating) in zip(made, rows):
             Case.update(finished_on=finished, due_day=due, rating=rating).where(Case.id == case.id).execute()
         cases = Case.select().where(Case.id.in_([c.id for c in made]))
         assert registry.compute_metric("on_time_rate", cases) == (1, 2)
         assert registry.compute_metric("rating_coverage", cases) == (2, 3)
-        assert registry.compute_metric("satisfaction", cases) == (2, 3)
+        assert registry.compute_metric("satisfaction", cases) == (1, 3)  # only 5 and 4 count
         assert registry.compute_metric("online_rate", cases) == (1, 2)
 
 

@@ -65,6 +65,8 @@ ROUTES = {
     "cases.handover": ("case.handover",),
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
+    "kpi.county": ("report.read",), "kpi.township": ("report.read",), "kpi.site": ("report.read",),
+    "kpi.print_view": ("report.read",),
     "admin.index": ("admin",),
     "rate.rate": "open",  # the citizen rates by the case's tracking token
     "ratings.paper": (CASE, "rating.record"),
@@ -234,7 +236,9 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "ratings.invitations": "/ratings/invitations", "ratings.ledger": "/ratings/ledger",
              "ratings.rectification": f"/ratings/rectifications/{rectification_id}",
              "ratings.export_json": "/ratings/export.json", "ratings.export_xlsx": "/ratings/export.xlsx",
-             "ratings.ledger_xlsx": "/ratings/ledger.xlsx"}
+             "ratings.ledger_xlsx": "/ratings/ledger.xlsx",
+             "kpi.county": "/reports/kpi", "kpi.township": "/reports/kpi/township/150626100",
+             "kpi.site": "/reports/kpi/site/center-150626100", "kpi.print_view": "/reports/kpi/print"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -1,13 +1,24 @@
-"""The core's metrics, each ``(numerator, denominator)`` over a peewee query
-of the scoped cases of a period:
+"""The core's metrics (指标). Case metrics are conditions on a case, so the
+KPI report (:mod:`core.kpi`) counts them per township and site in one
+grouped scan and lists the cases behind a number:
 
+* ``one_window_rate`` (一窗综办率): accepted cases that came in at a
+  comprehensive window / accepted cases;
 * ``on_time_rate``: finished cases that had a deadline and finished on or
   before it / finished cases that had a deadline;
 * ``rating_coverage``: finished cases with a rating / finished cases;
-* ``satisfaction``: rated cases rated 3 or better (1 and 2 are 差评) /
-  rated cases;
-* ``online_rate`` (网上可办率): distinct items of the cases whose version can
-  be applied for online / distinct items of the cases.
+* ``satisfaction``: rated cases rated 5 (非常满意) or 4 (满意) / rated
+  cases;
+* ``online_rate`` (网上可办率): distinct items of the cases whose version
+  can be applied for online / distinct items of the cases (grouped in SQL
+  by item version, the flag read once per version).
+
+Catalog metrics (``source="catalog"``), per unit:
+
+* ``item_count``: the county's current items offered at the unit's level
+  (a site's level from its kind: center → township, station → village);
+* ``high_frequency_delegated``: the county's high-frequency items
+  delegated (下放) to a township or village.
 """
 from __future__ import annotations
 
@@ -16,49 +27,127 @@ from flask_babel import lazy_gettext as _l
 from ..hookspecs import hookimpl
 
 
-def _finished(cases):
+def _case():
     from ..cases.models import Case
 
-    return cases.where(Case.finished_on.is_null(False))
+    return Case
 
 
-def on_time_rate(cases, period=None, scope=None):
-    from ..cases.models import Case
-
-    timed = _finished(cases).where(Case.due_day.is_null(False))
-    return timed.where(Case.finished_on <= Case.due_day).count(), timed.count()
+def accepted():
+    return _case().accepted_on.is_null(False)
 
 
-def rating_coverage(cases, period=None, scope=None):
-    from ..cases.models import Case
-
-    finished = _finished(cases)
-    return finished.where(Case.rating.is_null(False)).count(), finished.count()
+def at_comprehensive_window():
+    return _case().intake_channel == "comprehensive_window"
 
 
-def satisfaction(cases, period=None, scope=None):
-    from ..cases.models import Case
-
-    rated = cases.where(Case.rating.is_null(False))
-    return rated.where(Case.rating >= 3).count(), rated.count()
+def finished_with_deadline():
+    Case = _case()
+    return Case.finished_on.is_null(False) & Case.due_day.is_null(False)
 
 
-def online_rate(cases, period=None, scope=None):
-    from ..cases.models import Case
+def finished_by_deadline():
+    Case = _case()
+    return Case.finished_on <= Case.due_day
+
+
+def finished():
+    return _case().finished_on.is_null(False)
+
+
+def rated():
+    return _case().rating.is_null(False)
+
+
+def rated_well():
+    return _case().rating >= 4
+
+
+def online_rate_by(cases, period=None, scope=None, by=()):
+    """Per group: distinct items, and those with a version (among the
+    group's cases') that can be applied for online, in one query: the
+    group's distinct item versions (from the covering index) joined to the
+    versions, the few online versions named by id."""
+    from peewee import Case as SqlCase, fn
+
     from ..models import MetadataRecord
 
-    versions = (MetadataRecord.select(MetadataRecord.key, MetadataRecord.county_code, MetadataRecord.content)
-                .where(MetadataRecord.id.in_(cases.select(Case.item_record))))
-    online = {}
-    for record in versions:
-        item = (record.county_code, record.key)
-        online[item] = online.get(item, False) or bool(record.content.get("online"))
-    return sum(online.values()), len(online)
+    Case = _case()
+    county = (scope or {}).get("county_code")
+    memo = (scope or {}).get("memo", {})
+    key = ("online_versions", county)
+    if key not in memo:
+        versions = MetadataRecord.select(MetadataRecord.id, MetadataRecord.content).where(
+            MetadataRecord.kind == "items")
+        if county:
+            versions = versions.where(MetadataRecord.county_code.in_(["", county]))
+        memo[key] = [r.id for r in versions if r.content.get("online")]
+    online = memo[key]
+    names = [f"g{i}" for i in range(len(by))]
+    groups = cases.select(*[field.alias(name) for field, name in zip(by, names)],
+                          Case.item_record.alias("v")).distinct().alias("d")
+    keys = [groups.c[name] for name in names]
+    flagged = SqlCase(None, [(MetadataRecord.id.in_(online or [0]), MetadataRecord.key)], None)
+    query = (MetadataRecord.select(*keys, fn.COUNT(fn.DISTINCT(MetadataRecord.key)), fn.COUNT(fn.DISTINCT(flagged)))
+             .from_(groups).join(MetadataRecord, on=(MetadataRecord.id == groups.c.v)))
+    if keys:
+        query = query.group_by(*keys)
+    return {tuple(row[:len(keys)]): (int(row[-1] or 0), int(row[-2] or 0)) for row in query.tuples()}
+
+
+def _items(scope):
+    """The county's current items, read once per report (``scope["memo"]``)."""
+    from .. import catalog
+
+    scope = scope or {}
+    county = scope.get("county_code")
+    memo = scope.get("memo")
+    if memo is not None and ("items", county) in memo:
+        return memo[("items", county)]
+    items = [r.content for r in catalog.all_current("items", county=county)]
+    if memo is not None:
+        memo[("items", county)] = items
+    return items
+
+
+def _memo(scope, key, compute):
+    memo = (scope or {}).get("memo")
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def item_count(cases, period=None, scope=None):
+    scope = scope or {}
+    level = scope.get("site_level") or scope.get("level")
+
+    def count():
+        items = _items(scope)
+        if level in ("township", "village"):
+            items = [i for i in items if level in i.get("levels", [])]
+        return len(items)
+
+    return _memo(scope, ("item_count", scope.get("county_code"), level), count), None
+
+
+def high_frequency_delegated(cases, period=None, scope=None):
+    def count():
+        return sum(1 for i in _items(scope) if i.get("high_frequency") and i.get("delegated"))
+
+    return _memo(scope, ("high_frequency_delegated", (scope or {}).get("county_code")), count), None
 
 
 @hookimpl
 def register_metrics(register):
-    register("on_time_rate", label=_l("On-time rate"), compute=on_time_rate, unit="rate")
-    register("rating_coverage", label=_l("Rating coverage"), compute=rating_coverage, unit="rate")
-    register("satisfaction", label=_l("Satisfaction"), compute=satisfaction, unit="rate")
-    register("online_rate", label=_l("Online rate"), compute=online_rate, unit="rate")
+    register("one_window_rate", label=_l("One-window rate"), numerator=at_comprehensive_window,
+             denominator=accepted, unit="rate")
+    register("on_time_rate", label=_l("On-time rate"), numerator=finished_by_deadline,
+             denominator=finished_with_deadline, unit="rate")
+    register("rating_coverage", label=_l("Rating coverage"), numerator=rated, denominator=finished, unit="rate")
+    register("satisfaction", label=_l("Satisfaction"), numerator=rated_well, denominator=rated, unit="rate")
+    register("online_rate", label=_l("Online rate"), compute_by=online_rate_by, unit="rate")
+    register("item_count", label=_l("Proxy-service items offered"), compute=item_count, unit="count", source="catalog")
+    register("high_frequency_delegated", label=_l("High-frequency items delegated"),
+             compute=high_frequency_delegated, unit="count", levels=("county",), source="catalog")

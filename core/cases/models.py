@@ -13,9 +13,18 @@ def new_track_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+#: the columns of the index that covers the KPI aggregates (migration 0014)
+KPI_INDEX = ("county_code", "created_at", "township_code", "site_code", "intake_channel", "accepted_on",
+             "finished_on", "due_day", "rating", "item_record")
+
+
 class Case(BaseModel):
     class Meta:
         table_name = "cases"  # CASE is an SQL keyword
+        # covers the KPI report's one grouped scan (core.kpi): a county's
+        # cases of a period, grouped by township and site, every column a
+        # metric's condition reads (migration 0014)
+        indexes = ((KPI_INDEX, False),)
 
     county_code = peewee.CharField(max_length=6, index=True)
     number = peewee.CharField(max_length=32, unique=True)  # the receipt number
@@ -31,6 +40,9 @@ class Case(BaseModel):
     village_code = peewee.CharField(max_length=12, null=True, index=True)
     group_code = peewee.CharField(max_length=15, null=True)
     site_code = peewee.CharField(max_length=80, null=True)
+    # where the case came in (an intake channel of the registry: window,
+    # comprehensive_window, bank, online …), set at filing (migration 0014)
+    intake_channel = peewee.CharField(max_length=40, null=True)
     owner = peewee.ForeignKeyField(Staff, backref="owned_cases", on_delete="RESTRICT")
     assignee = peewee.ForeignKeyField(Staff, null=True, backref="assigned_cases", on_delete="RESTRICT")
     department = peewee.CharField(max_length=40, null=True, index=True)

@@ -93,9 +93,53 @@ def store_uploads(data: dict, folder) -> dict:
     return out
 
 
+#: site kinds a case is filed at by default, in order of preference
+HOME_SITE_KINDS = ("service_center", "service_station", "service_point")
+
+
+def intake_for(user, data: dict, site_code=None):
+    """``(site_code, intake_channel)`` of a case filed by ``user``: a
+    registered channel the form names (``intake_channel``) wins; else the
+    channel naming the user's role (a partner bank clerk: ``bank``), at the
+    site of its kind in the user's region (no site when the region has
+    several: a staff record names no site); else the user's own center or
+    station, whose comprehensive window (``features``) takes the case if it
+    has one, a plain window if not. County staff file at no site, through a
+    window."""
+    from .. import registry
+    from ..models import Site
+
+    channels = registry.intake_channels()
+    wanted = data.get("intake_channel")
+    sites = list(Site.select().where((Site.county_code == user.county_code) & (Site.region == (user.region or "")))
+                 .order_by(Site.code))
+    by_role = [c for c in channels.values() if user.role in c["roles"]]
+    site = None
+    if site_code:
+        site = next((s for s in sites if s.code == site_code), None) or Site.get_or_none(Site.code == site_code)
+    elif by_role:  # the partner site of the user's region, if there is exactly one
+        partner = [s for s in sites if s.kind in by_role[0]["site_kinds"]]
+        site = partner[0] if len(partner) == 1 else None
+        if site is None:
+            return None, (wanted if wanted in channels else by_role[0]["code"])
+    if site is None and not site_code:
+        site = next((s for kind in HOME_SITE_KINDS for s in sites if s.kind == kind), None)
+    if wanted in channels:
+        channel = wanted
+    elif by_role:
+        channel = by_role[0]["code"]
+    elif site is not None and "comprehensive_window" in (site.profile or {}).get("features", []) \
+            and "comprehensive_window" in channels:
+        channel = "comprehensive_window"
+    else:
+        channel = "window"
+    return (site.code if site is not None else site_code), channel
+
+
 def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, site_code=None):
     """Write the case, its commission, its first event and the audit entry."""
     item = item_record.content
+    site_code, channel = intake_for(user, data, site_code)
     flow = wf.for_item(item)
     region = region or data.get("applicant_division") or user.region
     if len(region) < 9:
@@ -110,8 +154,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
             item_code=item["code"], item_record=item_record, item_version=item_record.version, kind=item["kind"],
             workflow=flow.code, state=flow.initial, township_code=region[:9],
             village_code=region[:12] if len(region) >= 12 else None,
-            group_code=region if len(region) == 15 else None, site_code=site_code, owner=user.id,
-            applicant_name=data["applicant_name"],
+            group_code=region if len(region) == 15 else None, site_code=site_code, intake_channel=channel,
+            owner=user.id, applicant_name=data["applicant_name"],
             applicant_id_number=personal.encrypt(data["applicant_id_number"], "cases.applicant_id_number"),
             applicant_phone=personal.encrypt(data["applicant_phone"], "cases.applicant_phone"),
             applicant_id_hash=personal.id_hash(data["applicant_id_number"]),

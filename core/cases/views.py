@@ -189,12 +189,24 @@ def list_cases():
                             Case.finished_on.is_null())
     elif due == "escalated":
         query = query.where(Case.id.in_(Escalation.select(Escalation.case).where(Escalation.open_case.is_null(False))))
+    drilled = None
+    if request.args.get("metric"):  # the cases behind a dashboard number (core.kpi)
+        from .. import kpi
+
+        try:
+            query = kpi.drill_args(query, request.args)
+        except kpi.ReportError:
+            abort(400, description=_("This list of cases behind a number has a bad link."))
+        drilled = {k: request.args.get(k) for k in ("metric", "part", "township", "site", "from", "to")}
     if request.args.get("mine"):
         query = query.where((Case.owner == current_user.id) | (Case.assignee == current_user.id) | Case.id.in_(
             Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
     cases = list(query.order_by(Case.id.desc()).limit(200))
     total = scope.count_cases(current_user)
+    if drilled:
+        total = query.count()
     return render_template("cases/list.html", cases=cases, state=state, due=due, total=total, today=today,
+                           drilled=drilled,
                            mine=bool(request.args.get("mine")),
                            items={r.key: r.content for r in catalog.all_current("items", county=current_user.county_code)})
 
