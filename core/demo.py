@@ -90,6 +90,9 @@ def load_demo(pm, password: str, county=None):
 
     year = datetime.date.today().year
     workdays.seed_holidays([year, year + 1], actor="demo")
+    from .compliance.demo import load_demo_accounts
+
     for _path, code in demos:
         load_demo_cases(code)
+        load_demo_accounts(code)  # self-assessments and work logs (the accounts' pages)
     return logins
