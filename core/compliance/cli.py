@@ -69,7 +69,7 @@ def compliance_cmd(county, start, end, fmt, output):
     ctx = _context(county)
     with ctx.app.test_request_context():
         rows = site.county_summary(county)
-        headers = [k for k, _h in SUMMARY_COLUMNS]
+        headers = ["site", "standard"] + [k for k, _h in SUMMARY_COLUMNS]
         body = [[label("assessment_state", r[k]) if k == "state" else r[k] for k in headers] for r in rows]
     _emit("compliance", headers, body, fmt, output)
 

@@ -241,7 +241,7 @@ def _assessment_table(period):
 def assessment_columns(result):
     cols = [("rank", _("Rank")), ("name", _("Name")), ("role", _("Role")), ("place", _("Place"))]
     cols += [(c, assessment_mod.indicator_label(c)) for c in result["indicators"]]
-    cols += [("score", _("Score")), ("bottom", _("Bottom (优胜劣汰)")), ("note", _("Supervisor's note"))]
+    cols += [("score", _("Score")), ("bottom", _("Bottom (survival of the fittest)")), ("note", _("Supervisor's note"))]
     return cols
 
 
