@@ -64,6 +64,15 @@ ROUTES = {
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
     "admin.index": ("admin",),
+    "accounts.compliance": ("compliance.read",), "accounts.compliance_export": ("compliance.read",),
+    "accounts.compliance_site": ("compliance.read",), "accounts.compliance_file": ("compliance.read",),
+    "accounts.compliance_start": ("compliance.assess",), "accounts.compliance_answer": ("compliance.assess",),
+    "accounts.compliance_submit": ("compliance.assess",), "accounts.compliance_review": ("compliance.review",),
+    "accounts.staffing": ("staffing.read",), "accounts.staffing_export": ("staffing.read",),
+    "accounts.assessment": ("assessment.read",), "accounts.assessment_export": ("assessment.read",),
+    "accounts.assessment_person": ("assessment.read",), "accounts.assessment_note": ("assessment.note",),
+    "accounts.worklog": ("worklog.read",), "accounts.worklog_export": ("worklog.read",),
+    "accounts.worklog_write": ("worklog.write",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -128,7 +137,7 @@ def _noticed_case(app, items, helper):
 def _url_for_every_rule(app, case_id):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x"}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "assessment_id": 1, "staff_id": 1}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -204,7 +213,14 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "cases.notice": f"/cases/{case_id}/notice/one_time", "cases.commission": f"/cases/{case_id}/commission",
              "cases.handover": "/handover", "ledger.api_cases": "/api/cases", "ledger.api_count": "/api/cases/count",
              "ledger.api_case": f"/api/cases/{case_id}", "ledger.export_csv": "/cases/export.csv",
-             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/"}
+             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/",
+             "accounts.compliance": "/compliance", "accounts.compliance_export": "/compliance/export.xlsx",
+             # a station every role granted compliance.read has in its area (the grid agent's village)
+             "accounts.compliance_site": "/compliance/sites/station-150626100201",
+             "accounts.staffing": "/staffing", "accounts.staffing_export": "/staffing/export.xlsx",
+             "accounts.assessment": "/assessment", "accounts.assessment_export": "/assessment/export.xlsx",
+             "accounts.assessment_person": f"/assessment/{helper.id}",
+             "accounts.worklog": "/worklog", "accounts.worklog_export": "/worklog/export.xlsx"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -383,7 +383,7 @@ def worklog_write(code):
 
 def menu(request_):
     if not getattr(current_user, "is_authenticated", False):
-        return []
+        return None
     links = []
     for permission, endpoint, text in (("compliance.read", "accounts.compliance", _("Site compliance")),
                                        ("staffing.read", "accounts.staffing", _("Staffing")),
@@ -391,4 +391,4 @@ def menu(request_):
                                        ("worklog.read", "accounts.worklog", _("Work log"))):
         if can(current_user, permission):
             links.append({"href": url_for(endpoint), "label": text})
-    return links
+    return links or None
