@@ -164,7 +164,10 @@ def staffing(site, standard, requirement):
     short, parts = [], []
     for row in rows:
         have = _active_staff(site, row["role"]).count()
-        parts.append(_("%(what)s: %(have)s (at least %(need)s)", what=row["role"], have=have, need=row["min"]))
+        from ..i18n import label
+
+        parts.append(_("%(what)s: %(have)s (at least %(need)s)", what=label("role", row["role"]), have=have,
+                       need=row["min"]))
         if have < row["min"]:
             short.append(row["role"])
     return (NOT_MET if short else MET), "; ".join(parts)
