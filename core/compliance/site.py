@@ -119,34 +119,37 @@ def gap_report(site) -> list[dict]:
     return out
 
 
-def county_summary(county: str, area: str = "") -> list[dict]:
-    """A row per site of the area and standard: ``site``, ``site_name``,
-    ``kind``, ``standard``, each status count, ``gaps``, ``period`` and
-    ``state`` of the latest assessment."""
-    rows = []
+def county_report(county: str, area: str = "") -> tuple[list[dict], list[dict]]:
+    """``(summary, gaps)`` of the sites of the area, in one pass.
+
+    A summary row per site and standard: ``site``, ``site_name``, ``kind``,
+    ``standard``, each status count, ``gaps``, ``period`` and ``state`` of
+    the latest assessment. A gap row per requirement not met, rejected or
+    unanswered (the export and the command line)."""
+    summary, gaps = [], []
     for site in Site.select().where((Site.county_code == county) & Site.region.startswith(area)) \
             .order_by(Site.region, Site.code):
+        name = localized(site.name)
         for part in gap_report(site):
             a = part["assessment"]
-            rows.append({"site": site.code, "site_name": localized(site.name), "kind": site.kind,
-                         "region": site.region, "standard": part["standard"]["code"],
-                         "standard_name": localized(part["standard"]["name"]), **part["counts"],
-                         "gaps": part["gaps"], "period": a.period if a else "", "state": a.state if a else ""})
-    return rows
+            summary.append({"site": site.code, "site_name": name, "kind": site.kind, "region": site.region,
+                            "standard": part["standard"]["code"],
+                            "standard_name": localized(part["standard"]["name"]), **part["counts"],
+                            "gaps": part["gaps"], "period": a.period if a else "", "state": a.state if a else ""})
+            for r in part["rows"]:
+                if r["status"] in GAPS:
+                    gaps.append({"site": site.code, "site_name": name, "standard_name": r["standard_name"],
+                                 "category": r["category"], "requirement": r["name"], "status": r["status"],
+                                 "evidence": r.get("evidence", "")})
+    return summary, gaps
+
+
+def county_summary(county: str, area: str = "") -> list[dict]:
+    return county_report(county, area)[0]
 
 
 def gap_rows(county: str, area: str = "") -> list[dict]:
-    """Every gap of every site of the area (for the export and the CLI)."""
-    out = []
-    for site in Site.select().where((Site.county_code == county) & Site.region.startswith(area)) \
-            .order_by(Site.region, Site.code):
-        for part in gap_report(site):
-            for r in part["rows"]:
-                if r["status"] in GAPS:
-                    out.append({"site": site.code, "site_name": localized(site.name),
-                                "standard_name": r["standard_name"], "category": r["category"],
-                                "requirement": r["name"], "status": r["status"], "evidence": r.get("evidence", "")})
-    return out
+    return county_report(county, area)[1]
 
 
 # --- the assessment's life: start, answer, submit, review ---------------------

@@ -75,17 +75,15 @@ def _summary_cell(key, value):
 @login_required
 def compliance():
     require("compliance.read")
-    rows = site_mod.county_summary(current_user.county_code, _area())
-    return render_template("accounts/compliance.html", rows=rows, columns=SUMMARY_COLUMNS,
-                           gaps=site_mod.gap_rows(current_user.county_code, _area()))
+    rows, gaps = site_mod.county_report(current_user.county_code, _area())
+    return render_template("accounts/compliance.html", rows=rows, columns=SUMMARY_COLUMNS, gaps=gaps)
 
 
 @bp.route("/compliance/export.xlsx")
 @login_required
 def compliance_export():
     require("compliance.read")
-    rows = site_mod.county_summary(current_user.county_code, _area())
-    gaps = site_mod.gap_rows(current_user.county_code, _area())
+    rows, gaps = site_mod.county_report(current_user.county_code, _area())
     from openpyxl import Workbook
 
     book = Workbook()
