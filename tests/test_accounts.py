@@ -380,3 +380,58 @@ def test_the_work_log_counts_a_day_by_hand_and_keeps_the_hand_written_part(demo_
         .status_code == 404
     with demo_app.app_context():
         assert WorkLog.select().where(WorkLog.day == day).count() == 1
+
+
+# --- every demo county ---------------------------------------------------------------
+
+REGIONS = {"150626": "wushen", "410522": "anyang", "370304": "boshan", "411325": "neixiang"}
+
+
+def test_every_demo_county_shows_compliance_gaps_staffing_gaps_and_a_ranking_from_its_cases(make_app):
+    """The demo of each region: its self-assessments leave gaps (the demo
+    answers the last open requirement 'not met'), its staffing rules find
+    gaps, and the first of its ranking holds demo cases of this month and
+    scores above the last."""
+    from core.compliance import assessment, common, site, staffing
+    from core.demo import load_demo
+
+    app = make_app(plugins="wushen,anyang,boshan,neixiang,bank_partnership,mongolian")
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
+    runner, ctx = CliRunner(), climod.Context()
+    ctx._app, ctx._pm = app, app.extensions["bangban"].pm
+    ctx._pm.hook.register_commands(cli=climod.cli)
+    for county in REGIONS:
+        with app.test_request_context():
+            summary = site.county_summary(county)
+            not_met = [r for r in summary if r["not_met"]]
+            assert not_met, county
+            assert staffing.report(county), county
+            result = assessment.assess(county, common.period())
+            first = result["rows"][0]
+            month = datetime.datetime.combine(datetime.date.today().replace(day=1), datetime.time.min)
+            held = Case.select().where(((Case.owner == first["staff_id"]) | (Case.assignee == first["staff_id"]))
+                                       & (Case.created_at >= month)).count()
+            assert held > 0, county  # the first holds demo cases of this month
+            assert first["score"] > result["rows"][-1]["score"], county
+        printed = runner.invoke(climod.cli, ["report", "staffing", "--county", county, "--format", "json"], obj=ctx)
+        assert printed.exit_code == 0, printed.output
+        with app.test_request_context():
+            assert len(json.loads(printed.output)) == len(staffing.report(county))
+    bad = runner.invoke(climod.cli, ["report", "staffing", "--county", "15062"], obj=ctx)
+    assert bad.exit_code == 2 and "15062" in bad.output
+
+
+def test_report_writes_excel_with_the_rows_it_prints(demo_app, tmp_path):
+    runner, ctx = CliRunner(), climod.Context()
+    ctx._app, ctx._pm = demo_app, demo_app.extensions["bangban"].pm
+    ctx._pm.hook.register_commands(cli=climod.cli)
+    target = tmp_path / "staffing.xlsx"
+    written = runner.invoke(climod.cli, ["report", "staffing", "--county", COUNTY, "--format", "xlsx", "-o",
+                                         str(target)], obj=ctx)
+    assert written.exit_code == 0, written.output
+    table = runner.invoke(climod.cli, ["report", "staffing", "--county", COUNTY], obj=ctx)
+    lines = table.output.strip().splitlines()
+    assert load_workbook(target).active.max_row == len(lines)  # a header and one line per gap
+    assert runner.invoke(climod.cli, ["report", "staffing", "--county", COUNTY, "--format", "xlsx"],
+                         obj=ctx).exit_code == 2  # xlsx needs a file
