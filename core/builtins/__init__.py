@@ -16,7 +16,7 @@ DEFAULT_PLUGINS = (
     "core.builtins.backoffice",  # plugin settings, the audit log
     "core.builtins.registries",  # intake channels, site kinds, languages
     "core.builtins.metrics",     # on_time_rate, rating_coverage, satisfaction, online_rate
-    "core.builtins.compliance",  # the compliance criteria computed from a site's data
+    "core.builtins.compliance",  # compliance criteria; the accounts: self-assessment, staffing, 考核, work log
 )
 
 

@@ -84,6 +84,9 @@ def compliance():
 def compliance_export():
     require("compliance.read")
     rows, gaps = site_mod.county_report(current_user.county_code, _area())
+    if request.args.get("site"):  # one site's gap report
+        rows = [r for r in rows if r["site"] == request.args["site"]]
+        gaps = [r for r in gaps if r["site"] == request.args["site"]]
     from openpyxl import Workbook
 
     book = Workbook()
