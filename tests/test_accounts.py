@@ -10,7 +10,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
@@ -351,8 +350,10 @@ def test_the_work_log_counts_a_day_by_hand_and_keeps_the_hand_written_part(demo_
         two = service.take(two, "accept", agent, {})
         two = service.take(two, "finish_instant", agent, {})
         three = service.create_case(_item("instant"), _form(3, VILLAGE), User(_staff("taoli.grid")))
+        # case 4 by the grid agent of 陶利嘎查's group 1: the village's station too
+        four = service.create_case(_item("instant"), _form(4, VILLAGE + "001"), User(_staff("taoli1.grid")))
         at = datetime.datetime.combine(day, datetime.time(10))
-        ids = [one.id, two.id, three.id]
+        ids = [one.id, two.id, three.id, four.id]
         CaseEvent.update(at=at).where(CaseEvent.case.in_(ids)).execute()
         Case.update(finished_on=day, data=dict(Case.get_by_id(two.id).data, home_visit=True)).where(
             Case.id == two.id).execute()
@@ -368,6 +369,9 @@ def test_the_work_log_counts_a_day_by_hand_and_keeps_the_hand_written_part(demo_
     assert (cells["consultations"], cells["acceptances"], cells["reports_up"], cells["finished"],
             cells["home_visits"]) == ("2", "2", "1", "1", "1")
     assert cells["on_duty"] == "乌日娜" and "反映缴费难" in cells["problems"] and "13904770199" not in cells["problems"]
+    station = _client(demo_app, "taoli.grid").get(f"/worklog?from={day}&to={day}").get_data(as_text=True)
+    row = re.search(rf'<tr data-site="station-{VILLAGE}" data-day="{day}">(.*?)</tr>', station, re.S).group(1)
+    assert dict(re.findall(r'<td data-key="(\w+)">(.*?)</td>', row, re.S))["consultations"] == "2"
     # the Excel export has the same columns and numbers
     book = load_workbook(io.BytesIO(agent_client.get(f"/worklog/export.xlsx?site={CENTER}&from={day}&to={day}").data))
     rows = list(book.active.iter_rows(values_only=True))

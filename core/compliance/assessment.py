@@ -34,7 +34,6 @@ import math
 from flask_babel import lazy_gettext as _l
 from peewee import fn
 
-from ..i18n import localized
 from ..models import Staff
 from . import common
 

@@ -1,7 +1,8 @@
 """The work log (工作日志) of each station, one row per site and day.
 
 Counted from the cases (through the reader's case scope), for the staff
-posted to the site's region, by the events they wrote that day:
+posted to the site's region (a group's grid agent to the village's), by
+the events they wrote that day:
 ``consultations`` cases filed (every case begins as a consultation);
 ``acceptances`` accept and tolerant_accept; ``reports_up`` dispatch,
 dispatch_joint and report_up (handed upward to a department);
@@ -49,13 +50,12 @@ def rows(sites, start, end, case_condition=None) -> list[dict]:
     if not sites:
         return []
     county = sites[0].county_code
-    site_of = {}
-    for s in Staff.select(Staff.id, Staff.region).where(Staff.county_code == county):
-        site_of.setdefault(s.region, []).append(s.id)
     counts = {}
     since = datetime.datetime.combine(start, datetime.time.min)
     until = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min)
-    region_of = {s.id: s.region for s in Staff.select(Staff.id, Staff.region).where(Staff.county_code == county)}
+    # a group's grid agent works for the village's station
+    region_of = {s.id: s.region[:12] if len(s.region) == 15 else s.region
+                 for s in Staff.select(Staff.id, Staff.region).where(Staff.county_code == county)}
     wanted = {a: k for k, actions in COUNTED.items() for a in actions}
     events = (CaseEvent.select(CaseEvent.actor, CaseEvent.action, CaseEvent.at, Case.data)
               .join(Case, on=(CaseEvent.case == Case.id))
