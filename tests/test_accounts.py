@@ -426,6 +426,17 @@ def test_every_demo_county_shows_compliance_gaps_staffing_gaps_and_a_ranking_fro
         assert printed.exit_code == 0, printed.output
         with app.test_request_context():
             assert len(json.loads(printed.output)) == len(staffing.report(county))
+    # a township's leader (安阳县 白璧镇) sees the gaps and staff of the township only
+    leader = _client(app, "anyang.baibi.leader")
+    regions = [r for _c, r, _s in _staffing_rows(leader)]
+    assert regions and all(r.startswith("410522106") for r in regions)
+    html = leader.get("/assessment").get_data(as_text=True)
+    shown = re.findall(r'<tr data-username="([^"]+)"', html)
+    with app.app_context():
+        assert shown and {_staff(u).region[:9] for u in shown} == {"410522106"}
+        outsider = _staff("anyang.lvcun.agent1")  # assessed, in 吕村镇
+    assert leader.get(f"/assessment/{outsider.id}").status_code == 404
+    assert leader.get("/compliance/sites/center-410522108").status_code == 404
     bad = runner.invoke(climod.cli, ["report", "staffing", "--county", "15062"], obj=ctx)
     assert bad.exit_code == 2 and "15062" in bad.output
 
