@@ -190,12 +190,14 @@ def test_a_handover_that_disables_an_agent_opens_a_staffing_gap_at_once(demo_app
     assert at_galutu == ["galutu.agent", "galutu.agent2"]
     admin = _client(demo_app, "county.admin")
     assert ("site_staff", "150626100", "center-150626100") not in _staffing_rows(admin)
-    with demo_app.test_request_context():
-        # (through the service: the /handover page's result template fails on
-        # main, a moved case's dict has no workflow — reported to the lead)
-        moved = service.handover(_staff("galutu.agent"), _staff("galutu.agent2"),
-                                 User(_staff("county.supervisor")), disable=True)
-        assert moved.cases and not _staff("galutu.agent").active
+    supervisor = _client(demo_app, "county.supervisor")
+    with demo_app.app_context():
+        source, target = _staff("galutu.agent"), _staff("galutu.agent2")
+    moved = supervisor.post("/handover", data={"csrf_token": csrf_token(supervisor), "from": source.id,
+                                               "to": target.id, "disable": "1"})
+    assert moved.status_code == 200 and 'id="handover-result"' in moved.get_data(as_text=True)
+    with demo_app.app_context():
+        assert not _staff("galutu.agent").active
     rows = _staffing_rows(admin)
     assert ("site_staff", "150626100", "center-150626100") in rows
     html = admin.get("/staffing?lang=en").get_data(as_text=True)
