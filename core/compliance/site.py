@@ -73,11 +73,13 @@ def _answer_status(answer):
     return "met" if answer.review == "accepted" else "pending"
 
 
-def requirement_rows(site, standard, assessment=None) -> list[dict]:
+def requirement_rows(site, standard, assessment=None, answers=None) -> list[dict]:
     """One row per requirement: ``standard``, ``category``, ``code``,
     ``name``, ``measured``, ``status``, ``evidence`` (text), ``file`` (the
-    evidence file entry), ``review_note``."""
-    answers = {a.requirement: a for a in assessment.answers} if assessment else {}
+    evidence file entry), ``review_note``. ``answers``: the assessment's
+    answers by requirement, when already loaded."""
+    if answers is None:
+        answers = {a.requirement: a for a in assessment.answers} if assessment else {}
     rows = []
     for requirement in standard.get("requirements") or ():
         row = {"standard": standard["code"], "standard_name": localized(standard["name"]),
@@ -107,12 +109,17 @@ def requirement_rows(site, standard, assessment=None) -> list[dict]:
     return rows
 
 
-def gap_report(site) -> list[dict]:
-    """Per standard: ``{"standard", "assessment", "rows", "counts"}``."""
+def gap_report(site, loaded=None) -> list[dict]:
+    """Per standard: ``{"standard", "assessment", "rows", "counts"}``.
+    ``loaded``: ``{(site, standard): (latest assessment, answers)}`` read
+    beforehand for many sites."""
     out = []
     for standard in standards_for(site):
-        assessment = latest(site.code, standard["code"])
-        rows = requirement_rows(site, standard, assessment)
+        if loaded is not None:
+            assessment, answers = loaded.get((site.code, standard["code"]), (None, {}))
+        else:
+            assessment, answers = latest(site.code, standard["code"]), None
+        rows = requirement_rows(site, standard, assessment, answers)
         counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES}
         out.append({"standard": standard, "assessment": assessment, "rows": rows, "counts": counts,
                     "gaps": sum(counts[s] for s in GAPS)})
@@ -127,10 +134,17 @@ def county_report(county: str, area: str = "") -> tuple[list[dict], list[dict]]:
     the latest assessment. A gap row per requirement not met, rejected or
     unanswered (the export and the command line)."""
     summary, gaps = [], []
+    loaded = {}
+    for a in SiteAssessment.select().where(SiteAssessment.county_code == county) \
+            .order_by(SiteAssessment.period, SiteAssessment.id):
+        loaded[(a.site_code, a.standard)] = (a, {})  # the last one wins: the latest period
+    by_id = {a.id: answers for a, answers in loaded.values()}
+    for answer in AssessmentAnswer.select().where(AssessmentAnswer.assessment.in_(list(by_id))):
+        by_id[answer.assessment_id][answer.requirement] = answer
     for site in Site.select().where((Site.county_code == county) & Site.region.startswith(area)) \
             .order_by(Site.region, Site.code):
         name = localized(site.name)
-        for part in gap_report(site):
+        for part in gap_report(site, loaded):
             a = part["assessment"]
             summary.append({"site": site.code, "site_name": name, "kind": site.kind, "region": site.region,
                             "standard": part["standard"]["code"],
