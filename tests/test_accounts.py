@@ -456,3 +456,28 @@ def test_report_writes_excel_with_the_rows_it_prints(demo_app, tmp_path):
     assert load_workbook(target).active.max_row == len(lines)  # a header and one line per gap
     assert runner.invoke(climod.cli, ["report", "staffing", "--county", COUNTY, "--format", "xlsx"],
                          obj=ctx).exit_code == 2  # xlsx needs a file
+
+
+def test_the_ruleset_schema_checks_staffing_and_assessment():
+    from marshmallow import ValidationError
+
+    from core.metadata.schemas import RulesetSchema
+
+    base = {"code": "x", "name": "x", "region": "150626"}
+    good = {**base, "staffing": [{"check": "site_staff", "site_kind": "service_center", "roles": ["grid_agent"],
+                                  "min": 2}, {"check": "staff_board", "fields": ["photo", "hours"]}],
+            "assessment": {"weights": {"on_time": 2, "overdue": 1}, "bottom_n": 1, "roles": ["grid_agent"]}}
+    assert RulesetSchema().load(good)["assessment"]["bottom_n"] == 1
+    for bad, where in (({"assessment": {"weights": {"on_time": 1}, "bottom_n": 1, "bottom_share": 0.1}}, "assessment"),
+                       ({"assessment": {"weights": {}}}, "assessment"),
+                       ({"assessment": {"weights": {"on_time": "much"}}}, "assessment"),
+                       ({"staffing": [{"roles": ["grid_agent"]}]}, "staffing"),
+                       ({"staffing": [{"check": "site_staff", "min": -1}]}, "staffing"),
+                       ({"staffing": [{"check": "staff_board", "fields": ["shoe_size"]}]}, "staffing"),
+                       ({"staffing": [{"check": "per_region", "level": "planet"}]}, "staffing")):
+        try:
+            RulesetSchema().load({**base, **bad})
+        except ValidationError as exc:
+            assert where in exc.messages, (bad, exc.messages)
+        else:
+            raise AssertionError(f"accepted {bad}")

@@ -444,6 +444,8 @@ REFERENCES = [
     ("rulesets", "region", "regions"),
     ("rulesets", "site_standards[]", "site_standards"),
     ("rulesets", "guide_fields", "guide_fields"),
+    ("rulesets", "staffing[].roles[]", "roles"),
+    ("rulesets", "assessment.roles[]", "roles"),
     ("regions", "parent", "regions"),
     ("sites", "region", "regions"),
     ("sites", "standard", "site_standards"),
