@@ -90,6 +90,8 @@ def load_demo(pm, password: str, county=None, history=0):
 
     year = datetime.date.today().year
     workdays.seed_holidays([year, year + 1], actor="demo")
+    from .compliance.demo import load_demo_accounts
+
     for _path, code in demos:
         if load_demo_cases(code):
             pm.hook.demo_cases_loaded(county=code)
@@ -97,4 +99,5 @@ def load_demo(pm, password: str, county=None, history=0):
                 from .cases import history as past
 
                 past.generate(code, history, seed=int(code))  # a year behind the dashboard (core.kpi)
+        load_demo_accounts(code)  # self-assessments and work logs (the accounts' pages)
     return logins

@@ -315,3 +315,15 @@ def register_jobs(register):
     ``fn(app)`` does one idempotent round (safe to run twice at once) and
     returns a short summary dict. All results are used; a code registered
     twice is an error."""
+
+
+@hookspec
+def register_staffing_checks(register):
+    """Fires when the staffing registry is built (the staffing coverage
+    page, ``bangban report staffing``). Call ``register(code, label=…,
+    check=fn)``; a region's ruleset names the check in its ``staffing:``
+    list (``- {check: CODE, roles: […], min: N, …}``) and ``fn(county,
+    requirement)`` returns the gaps, a list of ``{"region": division code,
+    "place": text, "need": text, "have": number, "fill": text}`` (``fill``
+    says who should fill the gap). All results are used; a code
+    registered twice is an error."""

@@ -224,6 +224,10 @@ LABELS = {
     "site_kind": {"service_center": _l("Service center"), "service_station": _l("Service station"),
                   "service_point": _l("Service point"), "bank_branch": _l("Bank branch"), "post_office": _l("Post office"),
                   "window": _l("Window")},
+    "compliance_status": {"met": _l("Met"), "pending": _l("Awaiting review"), "not_met": _l("Not met"),
+                          "rejected": _l("Rejected"), "unanswered": _l("Unanswered")},
+    "assessment_state": {"draft": _l("Draft"), "submitted": _l("Submitted"), "reviewed": _l("Reviewed")},
+    "review_verdict": {"accepted": _l("Accepted"), "rejected": _l("Rejected")},
 }
 
 
@@ -246,7 +250,7 @@ def label(kind, code, workflow=None):
         if kind == "step" and code in flow.transitions:
             return localized(flow.transitions[code].name)
         return label("event", code)
-    if kind in ("role", "department"):
+    if kind in ("role", "department", "site_standard"):
         from flask import has_request_context
         from flask_login import current_user
 

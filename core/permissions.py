@@ -59,6 +59,14 @@ CORE_PERMISSIONS = {
     "settings.manage": _l("Plugin settings"),
     "audit.read": _l("Read the audit log"),
     "report.read": _l("Read the KPI dashboard, the targets' status and the reports"),
+    "compliance.read": _l("Read the site compliance reports of the area"),
+    "compliance.assess": _l("Fill in a site's self-assessment"),
+    "compliance.review": _l("Review the sites' self-assessments"),
+    "staffing.read": _l("Read the staffing coverage"),
+    "assessment.read": _l("Read the staff assessment"),
+    "assessment.note": _l("Add a supervisor's note to a staff assessment"),
+    "worklog.read": _l("Read the work log"),
+    "worklog.write": _l("Write a station's work log"),
 }
 
 

@@ -157,6 +157,14 @@ def _job(plugin, args, kw):
     return code, entry
 
 
+def _staffing_check(plugin, args, kw):
+    code = args[0]
+    entry = {"code": code, "label": kw.get("label", code), "check": kw.get("check")}
+    if not callable(entry["check"]):
+        raise RegistryError(f"plugin {plugin!r}: staffing check {code!r} needs check=fn(county, requirement)")
+    return code, entry
+
+
 #: registry name -> (hook, what one entry is called, entry builder)
 REGISTRIES = {
     "metadata_kinds": ("register_metadata_kinds", "metadata kind", _metadata_kind),
@@ -167,6 +175,7 @@ REGISTRIES = {
     "languages": ("register_languages", "language", _language),
     "assessment_indicators": ("register_assessment_indicators", "assessment indicator", _indicator),
     "jobs": ("register_jobs", "job", _job),
+    "staffing_checks": ("register_staffing_checks", "staffing check", _staffing_check),
 }
 
 
@@ -236,6 +245,10 @@ def assessment_indicators(pm=None) -> dict:
 
 def jobs(pm=None) -> dict:
     return get("jobs", pm)
+
+
+def staffing_checks(pm=None) -> dict:
+    return get("staffing_checks", pm)
 
 
 def compute_metric(code, cases, period=None, scope=None, pm=None):

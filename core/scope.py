@@ -61,14 +61,39 @@ def _case_condition(user):
     return county & own
 
 
+def area(user) -> str:
+    """The division code prefix of where a person works: the county for
+    county-wide roles, else their township or village (a group's person:
+    their group)."""
+    info = role_info(user)
+    code = user.county_code if info.get("scope") in ("county", "department") else (user.region or "")
+    return code[:9] if info.get("scope") == "township" else code
+
+
 def _region_condition(user, model):
     """Regions a person works in: the county for county-wide roles, else
     their township or village and what lies below."""
-    info = role_info(user)
-    area = user.county_code if info.get("scope") in ("county", "department") else (user.region or "")
-    if info.get("scope") == "township":
-        area = area[:9]
-    return (model.county_code == user.county_code) & model.code.startswith(area)
+    return (model.county_code == user.county_code) & model.code.startswith(area(user))
+
+
+def sites_for(user, query=None):
+    """The sites (``core.models.Site``) of the person's area: what the site
+    self-assessment and the work log list, and all they may open."""
+    from .models import Site
+
+    query = Site.select() if query is None else query
+    if not _signed_in(user):
+        return query.where(Site.code.is_null())
+    return query.where((Site.county_code == user.county_code) & Site.region.startswith(area(user)))
+
+
+def site_or_404(user, code):
+    from .models import Site
+
+    site = sites_for(user).where(Site.code == code).first()
+    if site is None:
+        abort(404)
+    return site
 
 
 def condition(user, model):

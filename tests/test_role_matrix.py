@@ -77,6 +77,15 @@ ROUTES = {
     "ratings.decide_appeal": (CASE, "rectification.appeal_decide"),
     "ratings.export_json": ("rating.export",), "ratings.export_xlsx": ("rating.export",),
     "ratings.ledger_xlsx": ("rating.export",),
+    "accounts.compliance": ("compliance.read",), "accounts.compliance_export": ("compliance.read",),
+    "accounts.compliance_site": ("compliance.read",), "accounts.compliance_file": ("compliance.read",),
+    "accounts.compliance_start": ("compliance.assess",), "accounts.compliance_answer": ("compliance.assess",),
+    "accounts.compliance_submit": ("compliance.assess",), "accounts.compliance_review": ("compliance.review",),
+    "accounts.staffing": ("staffing.read",), "accounts.staffing_export": ("staffing.read",),
+    "accounts.assessment": ("assessment.read",), "accounts.assessment_export": ("assessment.read",),
+    "accounts.assessment_person": ("assessment.read",), "accounts.assessment_note": ("assessment.note",),
+    "accounts.worklog": ("worklog.read",), "accounts.worklog_export": ("worklog.read",),
+    "accounts.worklog_write": ("worklog.write",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -149,7 +158,8 @@ def _rectification(case_id):
 def _url_for_every_rule(app, case_id, rectification_id=1):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "rectification_id": rectification_id}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "rectification_id": rectification_id,
+            "assessment_id": 1, "staff_id": 1}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -238,7 +248,14 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "ratings.export_json": "/ratings/export.json", "ratings.export_xlsx": "/ratings/export.xlsx",
              "ratings.ledger_xlsx": "/ratings/ledger.xlsx",
              "kpi.county": "/reports/kpi", "kpi.township": "/reports/kpi/township/150626100",
-             "kpi.site": "/reports/kpi/site/center-150626100", "kpi.print_view": "/reports/kpi/print"}
+             "kpi.site": "/reports/kpi/site/center-150626100", "kpi.print_view": "/reports/kpi/print",
+             "accounts.compliance": "/compliance", "accounts.compliance_export": "/compliance/export.xlsx",
+             # a station every role granted compliance.read has in its area (the grid agent's village)
+             "accounts.compliance_site": "/compliance/sites/station-150626100201",
+             "accounts.staffing": "/staffing", "accounts.staffing_export": "/staffing/export.xlsx",
+             "accounts.assessment": "/assessment", "accounts.assessment_export": "/assessment/export.xlsx",
+             "accounts.assessment_person": f"/assessment/{helper.id}",
+             "accounts.worklog": "/worklog", "accounts.worklog_export": "/worklog/export.xlsx"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -17,9 +17,9 @@ DEFAULT_PLUGINS = (
     "core.builtins.registries",  # intake channels, site kinds, languages
     "core.builtins.metrics",     # on_time_rate, rating_coverage, satisfaction, online_rate
     "core.builtins.kpi",         # the KPI dashboard, the targets' status, `bangban report kpi|targets`
-    "core.builtins.compliance",  # the compliance criteria computed from a site's data
     "core.builtins.operations",  # backup, restore, transfer, keys, periodic jobs, /-/health, request logs
     "core.builtins.ratings",     # 好差评: ratings, the handling of 差评, the rating ledger
+    "core.builtins.compliance",  # compliance criteria; the accounts: self-assessment, staffing, 考核, work log
 )
 
 

@@ -164,7 +164,10 @@ def staffing(site, standard, requirement):
     short, parts = [], []
     for row in rows:
         have = _active_staff(site, row["role"]).count()
-        parts.append(_("%(what)s: %(have)s (at least %(need)s)", what=row["role"], have=have, need=row["min"]))
+        from ..i18n import label
+
+        parts.append(_("%(what)s: %(have)s (at least %(need)s)", what=label("role", row["role"]), have=have,
+                       need=row["min"]))
         if have < row["min"]:
             short.append(row["role"])
     return (NOT_MET if short else MET), "; ".join(parts)
@@ -218,3 +221,46 @@ CRITERIA = {
 def register_compliance_criteria(register):
     for code, (label, check) in CRITERIA.items():
         register(code, label=label, check=check)
+
+
+# --- the accounts: self-assessment, staffing, staff assessment, work log ------
+
+@hookimpl
+def register_blueprints(register):
+    from ..compliance.views import bp
+
+    register(bp)
+
+
+@hookimpl
+def menu_links(request):
+    from ..compliance.views import menu
+
+    return menu(request)
+
+
+@hookimpl
+def register_commands(cli):
+    from ..compliance.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.commands["report"].add_command(command)
+
+
+@hookimpl
+def register_assessment_indicators(register):
+    from ..compliance.assessment import INDICATORS
+
+    for code, (label, compute, better) in INDICATORS.items():
+        register(code, label=label, compute=compute, better=better)
+
+
+@hookimpl
+def register_staffing_checks(register):
+    from ..compliance.staffing import CHECKS
+
+    labels = {"site_staff": _l("Staff posted to each site"), "per_region": _l("Staff posted to each place"),
+              "per_department": _l("Staff in each department"), "ab_posts": _l("A/B posts covered"),
+              "staff_board": _l("Staff board complete")}
+    for code, check in CHECKS.items():
+        register(code, label=labels[code], check=check)

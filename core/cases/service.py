@@ -457,7 +457,8 @@ def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
             case.updated_at = utcnow()
             case.save()
             _event(case, actor, "handover", case.state, note=note, data={"from": from_staff.id, "to": to_staff.id})
-            moved.append({"id": case.id, "number": case.number, "state": case.state, "as": roles})
+            moved.append({"id": case.id, "number": case.number, "state": case.state, "workflow": case.workflow,
+                          "as": roles})
         parts = Subtask.update(helper=to_staff.id).where((Subtask.helper == from_staff.id)
                                                          & (Subtask.state == "open")).execute()
         record = Handover.create(county_code=from_staff.county_code, from_staff=from_staff, to_staff=to_staff,

@@ -240,6 +240,40 @@ class TargetSchema(Strict):
     note = Text()
 
 
+class StaffingRuleSchema(Strict):
+    """One staffing requirement of a region (evaluated by the staffing
+    check it names, see ``register_staffing_checks``): ``roles`` any of
+    which counts, ``min`` people, where (``site_kind`` or ``level``), the
+    staff board ``fields`` that must be complete."""
+
+    check = fields.String(required=True, validate=CODE)
+    roles = fields.List(fields.String(validate=CODE))
+    min = fields.Integer(validate=validate.Range(min=0))
+    site_kind = fields.String(validate=CODE)
+    level = fields.String(validate=validate.OneOf(LEVELS))
+    fields_ = fields.List(fields.String(validate=validate.OneOf(("photo", "phone", "hours"))), data_key="fields")
+    note = Text()
+
+
+class AssessmentRuleSchema(Strict):
+    """The staff assessment (考核) of a region: which roles are assessed,
+    each indicator's weight, and the 优胜劣汰 rule (the lowest
+    ``bottom_n``, or ``bottom_share`` of those ranked, are flagged)."""
+
+    roles = fields.List(fields.String(validate=CODE))
+    weights = fields.Dict(keys=fields.String(validate=CODE), values=fields.Float(), required=True,
+                          validate=validate.Length(min=1))
+    bottom_share = fields.Float(validate=validate.Range(min=0, max=1))
+    bottom_n = fields.Integer(validate=validate.Range(min=0))
+    min_cases = fields.Integer(validate=validate.Range(min=0))
+    note = Text()
+
+    @validates_schema
+    def _one_bottom_rule(self, data, **kwargs):
+        if "bottom_share" in data and "bottom_n" in data:
+            raise ValidationError("give bottom_share or bottom_n, not both", "bottom_n")
+
+
 class RulesetSchema(Strict):
     code = fields.String(required=True, validate=CODE)
     name = Text(required=True)
@@ -249,6 +283,8 @@ class RulesetSchema(Strict):
     rules = fields.Dict(keys=fields.String())
     site_standards = codes()
     guide_fields = fields.String(validate=CODE)
+    staffing = fields.List(fields.Nested(StaffingRuleSchema))
+    assessment = fields.Nested(AssessmentRuleSchema)
 
 
 class RegionSchema(Strict):
@@ -408,6 +444,8 @@ REFERENCES = [
     ("rulesets", "region", "regions"),
     ("rulesets", "site_standards[]", "site_standards"),
     ("rulesets", "guide_fields", "guide_fields"),
+    ("rulesets", "staffing[].roles[]", "roles"),
+    ("rulesets", "assessment.roles[]", "roles"),
     ("regions", "parent", "regions"),
     ("sites", "region", "regions"),
     ("sites", "standard", "site_standards"),
