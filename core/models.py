@@ -76,6 +76,31 @@ class MetadataRecord(BaseModel):
         indexes = ((("county_code", "kind", "key", "version"), True),)
 
 
+class ItemSearch(BaseModel):
+    """The search keys of one current item version (core.item_search),
+    written by ``metadata sync`` for changed items only: folded names,
+    pinyin, Mongolian text, department, levels, high-frequency flag."""
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    key = peewee.CharField(max_length=120)
+    record = peewee.ForeignKeyField(MetadataRecord, on_delete="CASCADE")
+    department = peewee.CharField(max_length=40, default="")
+    at_county = peewee.BooleanField(default=False)
+    at_township = peewee.BooleanField(default=False)
+    at_village = peewee.BooleanField(default=False)
+    high_frequency = peewee.BooleanField(default=False)
+    name_zh = peewee.TextField(default="")
+    name_mn = peewee.TextField(default="")
+    name_en = peewee.TextField(default="")
+    pinyin = peewee.TextField(default="")
+    initials = peewee.TextField(default="")
+    text = peewee.TextField(default="")  # code, names, keywords, folded, one a line
+
+    class Meta:
+        table_name = "item_search"
+        indexes = ((("county_code", "key"), True), (("county_code", "high_frequency", "key"), False))
+
+
 class Region(BaseModel):
     code = peewee.CharField(max_length=15, primary_key=True)
     county_code = peewee.CharField(max_length=6, index=True)

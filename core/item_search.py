@@ -1,0 +1,188 @@
+"""Server-side search of the item catalog (the ``item_search`` table).
+
+One row per current item version, written by ``metadata sync`` for the
+items that changed only (never per request): the item's names in every
+language, its pinyin (full and initials) and Mongolian text, folded once
+here, with its department, levels and high-frequency flag. The picker, the
+public guides, ``/api/items`` and the back-office item list all ask
+:func:`search`, which filters, ranks and pages in SQL (``LIKE`` on the
+folded columns, ``LIMIT``/``OFFSET``: the same on SQLite and PostgreSQL) and
+then reads only the records of the one page shown.
+
+Ranking: exact code, then a name prefix (any language), then a pinyin
+initials or full-pinyin prefix, then any other match (name, code, keyword,
+department name, pinyin anywhere); within a rank the user's frequent items
+first, then high-frequency items, then by code.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+from peewee import Case as SqlCase, fn
+
+from .models import ItemSearch, MetadataRecord
+
+LEVELS = ("county", "township", "village")
+#: Mongolian free variation selectors, the vowel separator and the joiners:
+#: the same word typed with or without them matches.
+_INVISIBLE = dict.fromkeys([0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])
+_SPACES = re.compile(r"[\s\u202f\u00a0]+")
+
+
+def normalise(text) -> str:
+    """Folded text for matching: case folded, Mongolian format characters
+    removed, every kind of space one space."""
+    if not text:
+        return ""
+    return _SPACES.sub(" ", str(text).translate(_INVISIBLE).casefold()).strip()
+
+
+def _texts(value) -> dict:
+    if not value:
+        return {}
+    if isinstance(value, str):
+        return {"zh": value}
+    return {str(k): str(v) for k, v in value.items() if v}
+
+
+def _keep_ascii(chunk: str):
+    return [c.lower() for c in chunk if c.isascii() and c.isalnum()]
+
+
+def pinyin(name: str) -> tuple[str, str]:
+    """(full pinyin, initials) of a Chinese name, lower case, no spaces;
+    Latin letters and digits kept."""
+    from pypinyin import Style, lazy_pinyin  # imported when a sync needs it, never per request
+
+    full = "".join(lazy_pinyin(name, errors=_keep_ascii)).lower()
+    letters = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors=_keep_ascii)).lower()
+    return full, letters
+
+
+def search_row(record_id: int, county_code: str, content: dict) -> dict:
+    """The search row of one item version."""
+    names = _texts(content.get("name"))
+    full, letters = pinyin(names.get("zh", ""))
+    code = str(content.get("code", ""))
+    levels = set(content.get("levels") or ())
+    keywords = [normalise(k) for k in content.get("keywords") or ()]
+    text = "\n".join(t for t in [normalise(code), *(normalise(v) for v in names.values()), *keywords] if t)
+    return dict(county_code=county_code, key=code, record=record_id, department=str(content.get("department") or ""),
+                at_county="county" in levels, at_township="township" in levels, at_village="village" in levels,
+                high_frequency=bool(content.get("high_frequency")), name_zh=normalise(names.get("zh")),
+                name_mn=normalise(names.get("mn")), name_en=normalise(names.get("en")),
+                pinyin=full, initials=letters, text=text)
+
+
+def refresh(added, removed):
+    """Write the search rows of a sync (inside its transaction): drop the
+    rows of ``removed`` ``(county, key)`` pairs, insert rows for ``added``
+    item records ``(id, county, content)``."""
+    pairs = sorted(set(removed) | {(county, content.get("code")) for _id, county, content in added})
+    for start in range(0, len(pairs), 200):
+        chunk = pairs[start:start + 200]
+        by_county = {}
+        for county, key in chunk:
+            by_county.setdefault(county, []).append(key)
+        for county, keys in by_county.items():
+            ItemSearch.delete().where((ItemSearch.county_code == county) & ItemSearch.key.in_(keys)).execute()
+    rows = [search_row(record_id, county, content) for record_id, county, content in added]
+    for start in range(0, len(rows), 200):
+        ItemSearch.insert_many(rows[start:start + 200]).execute()
+
+
+def rebuild():
+    """Every current item's search row, written anew (migration, repair)."""
+    ItemSearch.delete().execute()
+    query = (MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.content)
+             .where((MetadataRecord.kind == "items") & MetadataRecord.current).order_by(MetadataRecord.id))
+    refresh([(r.id, r.county_code, r.content) for r in query], [])
+
+
+@dataclass
+class Page:
+    """One page of search results: the records shown, the total count."""
+
+    records: list = field(default_factory=list)
+    total: int = 0
+    offset: int = 0
+    limit: int = 20
+    frequent: frozenset = frozenset()
+
+    @property
+    def items(self):
+        return [r.content for r in self.records]
+
+    @property
+    def next_offset(self):
+        return self.offset + self.limit if self.offset + self.limit < self.total else None
+
+    @property
+    def previous_offset(self):
+        return max(self.offset - self.limit, 0) if self.offset > 0 else None
+
+
+def frequent_codes(user, limit: int = 5, days: int = 180) -> list[str]:
+    """The codes of the items ``user`` filed most often lately (one grouped
+    query)."""
+    from .cases.models import Case
+
+    since = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=days)
+    count = fn.COUNT(Case.id)
+    query = (Case.select(Case.item_code, count.alias("n"))
+             .where((Case.owner == user.id) & (Case.county_code == user.county_code) & (Case.created_at >= since))
+             .group_by(Case.item_code).order_by(count.desc(), Case.item_code).limit(limit))
+    return [row.item_code for row in query]
+
+
+def department_codes(query: str, departments: dict) -> list[str]:
+    """Codes of the departments whose name (any language) contains ``query``."""
+    q = normalise(query)
+    return [code for code, data in departments.items()
+            if q and any(q in normalise(t) for t in _texts((data or {}).get("name")).values())]
+
+
+def search(query="", *, county=None, level=None, departments=None, frequent=(), offset=0, limit=20) -> Page:
+    """One page of the current items matching ``query``.
+
+    ``county``: that county's items and the national ones it does not
+    shadow (``None``: every county's, as the public guides show them);
+    ``level``: only items offered at that level (``county``/``township``/
+    ``village``); ``departments``: ``{code: metadata}`` whose names are
+    searched too; ``frequent``: item codes to put first."""
+    S = ItemSearch
+    q = normalise(query)
+    compact = q.replace(" ", "")
+    where = True
+    if county is not None:
+        own = ItemSearch.alias("own")
+        shadowed = own.select(own.id).where((own.county_code == county) & (own.key == S.key))
+        where = (S.county_code == county) | ((S.county_code == "") & ~fn.EXISTS(shadowed))
+    if level in LEVELS:
+        where &= getattr(S, f"at_{level}") == True  # noqa: E712 - SQL comparison
+    frequent = [c for c in frequent if c]
+    order = []
+    if q:
+        match = S.text.contains(q) | S.pinyin.contains(compact) | S.initials.contains(compact)
+        depts = department_codes(q, departments or {})
+        if depts:
+            match |= S.department.in_(depts)
+        where &= match
+        order.append(SqlCase(None, [
+            (fn.LOWER(S.key) == q, 0),
+            (S.name_zh.startswith(q) | S.name_en.startswith(q) | S.name_mn.startswith(q), 1),
+            (S.initials.startswith(compact) | S.pinyin.startswith(compact), 2)], 3))
+    if frequent:
+        order.append(SqlCase(None, [(S.key.in_(frequent), 0)], 1))
+    order += [SqlCase(None, [(S.high_frequency == True, 0)], 1), S.key, S.county_code]  # noqa: E712
+    limit = max(1, min(int(limit), 100))
+    offset = max(0, int(offset))
+    total = S.select(fn.COUNT(S.id)).where(where).scalar() or 0
+    ids = [row.record_id for row in S.select(S.record).where(where).order_by(*order).offset(offset).limit(limit)]
+    by_id = {r.id: r for r in MetadataRecord.select().where(MetadataRecord.id.in_(ids))} if ids else {}
+    return Page([by_id[i] for i in ids if i in by_id], total, offset, limit, frozenset(frequent))
+
+
+__all__ = ["Page", "frequent_codes", "normalise", "pinyin", "rebuild", "refresh", "search", "search_row"]
