@@ -29,14 +29,16 @@ LEVELS = ("county", "township", "village")
 #: the same word typed with or without them matches.
 _INVISIBLE = dict.fromkeys([0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])
 _SPACES = re.compile(r"[\s\u202f\u00a0]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def normalise(text) -> str:
     """Folded text for matching: case folded, Mongolian format characters
-    removed, every kind of space one space."""
+    and control characters removed, every kind of space one space."""
     if not text:
         return ""
-    return _SPACES.sub(" ", str(text).translate(_INVISIBLE).casefold()).strip()
+    text = str(text).translate(_INVISIBLE).casefold()
+    return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
 
 
 def _texts(value) -> dict:
@@ -61,19 +63,25 @@ def pinyin(name: str) -> tuple[str, str]:
     return full, letters
 
 
+#: Line markers in ``keys``: a name starts after NAME, pinyin after PINYIN,
+#: so "starts with" is one substring test (user input never holds them).
+NAME, PINYIN, OTHER = "\x02", "\x03", "\x04"
+
+
 def search_row(record_id: int, county_code: str, content: dict) -> dict:
-    """The search row of one item version."""
+    """The search row of one item version: its folded keys, one a line,
+    names (every language) marked NAME, pinyin and initials of the Chinese
+    name marked PINYIN, the code and keywords marked OTHER."""
     names = _texts(content.get("name"))
     full, letters = pinyin(names.get("zh", ""))
     code = str(content.get("code", ""))
     levels = set(content.get("levels") or ())
-    keywords = [normalise(k) for k in content.get("keywords") or ()]
-    text = "\n".join(t for t in [normalise(code), *(normalise(v) for v in names.values()), *keywords] if t)
+    lines = [NAME + normalise(v) for v in names.values() if normalise(v)]
+    lines += [PINYIN + v for v in (letters, full) if v]
+    lines += [OTHER + t for t in [normalise(code), *(normalise(k) for k in content.get("keywords") or ())] if t]
     return dict(county_code=county_code, key=code, record=record_id, department=str(content.get("department") or ""),
                 at_county="county" in levels, at_township="township" in levels, at_village="village" in levels,
-                high_frequency=bool(content.get("high_frequency")), name_zh=normalise(names.get("zh")),
-                name_mn=normalise(names.get("mn")), name_en=normalise(names.get("en")),
-                pinyin=full, initials=letters, text=text)
+                priority=0 if content.get("high_frequency") else 1, keys="\n".join(lines))
 
 
 def refresh(added, removed):
@@ -144,6 +152,21 @@ def department_codes(query: str, departments: dict) -> list[str]:
             if q and any(q in normalise(t) for t in _texts((data or {}).get("name")).values())]
 
 
+def _contains(column, text):
+    """``text`` occurs in ``column`` (a plain substring test: no pattern
+    characters to escape; strpos on PostgreSQL, instr on SQLite)."""
+    from .db import is_postgres
+
+    return (fn.STRPOS(column, text) if is_postgres() else fn.INSTR(column, text)) > 0
+
+
+def _has_national():
+    from . import catalog
+
+    return catalog.cached("item_search", "national",
+                          lambda: ItemSearch.select(ItemSearch.id).where(ItemSearch.county_code == "").exists())
+
+
 def search(query="", *, county=None, level=None, departments=None, frequent=(), offset=0, limit=20) -> Page:
     """One page of the current items matching ``query``.
 
@@ -151,38 +174,66 @@ def search(query="", *, county=None, level=None, departments=None, frequent=(), 
     shadow (``None``: every county's, as the public guides show them);
     ``level``: only items offered at that level (``county``/``township``/
     ``village``); ``departments``: ``{code: metadata}`` whose names are
-    searched too; ``frequent``: item codes to put first."""
+    searched too; ``frequent``: item codes to put first (most used first).
+
+    Without a query the list walks the (county, priority, key) index and
+    its length is counted once per catalog version; with one, the
+    county's keys are scanned once, counted in the same query."""
+    from . import catalog
+
     S = ItemSearch
     q = normalise(query)
     compact = q.replace(" ", "")
+    limit = max(1, min(int(limit), 100))
+    offset = max(0, int(offset))
     where = True
     if county is not None:
-        own = ItemSearch.alias("own")
-        shadowed = own.select(own.id).where((own.county_code == county) & (own.key == S.key))
-        where = (S.county_code == county) | ((S.county_code == "") & ~fn.EXISTS(shadowed))
+        where = S.county_code == county
+        if _has_national():
+            own = ItemSearch.alias("own")
+            shadowed = own.select(own.id).where((own.county_code == county) & (own.key == S.key))
+            where = (S.county_code == county) | ((S.county_code == "") & ~fn.EXISTS(shadowed))
     if level in LEVELS:
         where &= getattr(S, f"at_{level}") == True  # noqa: E712 - SQL comparison
-    frequent = [c for c in frequent if c]
-    order = []
+    frequent = list(dict.fromkeys(c for c in frequent if c))
     if q:
-        match = S.text.contains(q) | S.pinyin.contains(compact) | S.initials.contains(compact)
+        match = _contains(S.keys, q)
+        if compact != q:
+            match |= _contains(S.keys, compact)
         depts = department_codes(q, departments or {})
         if depts:
             match |= S.department.in_(depts)
         where &= match
-        order.append(SqlCase(None, [
+        rank = SqlCase(None, [
             (fn.LOWER(S.key) == q, 0),
-            (S.name_zh.startswith(q) | S.name_en.startswith(q) | S.name_mn.startswith(q), 1),
-            (S.initials.startswith(compact) | S.pinyin.startswith(compact), 2)], 3))
-    if frequent:
-        order.append(SqlCase(None, [(S.key.in_(frequent), 0)], 1))
-    order += [SqlCase(None, [(S.high_frequency == True, 0)], 1), S.key, S.county_code]  # noqa: E712
-    limit = max(1, min(int(limit), 100))
-    offset = max(0, int(offset))
-    total = S.select(fn.COUNT(S.id)).where(where).scalar() or 0
-    ids = [row.record_id for row in S.select(S.record).where(where).order_by(*order).offset(offset).limit(limit)]
+            (_contains(S.keys, NAME + q), 1),
+            (_contains(S.keys, PINYIN + compact), 2)], 3)
+        order = [rank]
+        if frequent:
+            order.append(SqlCase(None, [(S.key.in_(frequent), 0)], 1))
+        order += [S.priority, S.key, S.county_code]
+        total = fn.COUNT(S.id).over()
+        rows = list(S.select(S.record, total.alias("total")).where(where).order_by(*order)
+                    .offset(offset).limit(limit).tuples())
+        ids = [r[0] for r in rows]
+        count = rows[0][1] if rows else (S.select(fn.COUNT(S.id)).where(where).scalar() if offset else 0)
+    else:
+        count = catalog.cached("item_search_count", (county, level),
+                               lambda: S.select(fn.COUNT(S.id)).where(where).scalar() or 0)
+        first = []
+        if frequent:  # the user's frequent items lead the list, in their order
+            found = {r.key: r.record_id for r in S.select(S.key, S.record).where(where & S.key.in_(frequent))}
+            first = [found[c] for c in frequent if c in found]
+        ids = first[offset:offset + limit]
+        rest = S.select(S.record).where(where)
+        if first:
+            rest = rest.where(S.key.not_in(list(found)))
+        want = limit - len(ids)
+        if want > 0:
+            ids += [r.record_id for r in rest.order_by(S.priority, S.key, S.county_code)
+                    .offset(max(0, offset - len(first))).limit(want)]
     by_id = {r.id: r for r in MetadataRecord.select().where(MetadataRecord.id.in_(ids))} if ids else {}
-    return Page([by_id[i] for i in ids if i in by_id], total, offset, limit, frozenset(frequent))
+    return Page([by_id[i] for i in ids if i in by_id], count or 0, offset, limit, frozenset(frequent))
 
 
 __all__ = ["Page", "frequent_codes", "normalise", "pinyin", "rebuild", "refresh", "search", "search_row"]

@@ -78,8 +78,9 @@ class MetadataRecord(BaseModel):
 
 class ItemSearch(BaseModel):
     """The search keys of one current item version (core.item_search),
-    written by ``metadata sync`` for changed items only: folded names,
-    pinyin, Mongolian text, department, levels, high-frequency flag."""
+    written by ``metadata sync`` for changed items only: folded names in
+    every language (Mongolian included), pinyin, department, levels and
+    whether it is a high-frequency item."""
 
     county_code = peewee.CharField(max_length=6, index=True)
     key = peewee.CharField(max_length=120)
@@ -88,17 +89,12 @@ class ItemSearch(BaseModel):
     at_county = peewee.BooleanField(default=False)
     at_township = peewee.BooleanField(default=False)
     at_village = peewee.BooleanField(default=False)
-    high_frequency = peewee.BooleanField(default=False)
-    name_zh = peewee.TextField(default="")
-    name_mn = peewee.TextField(default="")
-    name_en = peewee.TextField(default="")
-    pinyin = peewee.TextField(default="")
-    initials = peewee.TextField(default="")
-    text = peewee.TextField(default="")  # code, names, keywords, folded, one a line
+    priority = peewee.SmallIntegerField(default=1)  # 0 high-frequency items, 1 the others: listed in this order
+    keys = peewee.TextField(default="")  # the folded search keys, one a line (core.item_search.search_row)
 
     class Meta:
         table_name = "item_search"
-        indexes = ((("county_code", "key"), True), (("county_code", "high_frequency", "key"), False))
+        indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False))
 
 
 class Region(BaseModel):

@@ -24,18 +24,13 @@ def up(migrator, db):
         at_county = BooleanField(default=False)
         at_township = BooleanField(default=False)
         at_village = BooleanField(default=False)
-        high_frequency = BooleanField(default=False)
-        name_zh = TextField(default="")
-        name_mn = TextField(default="")
-        name_en = TextField(default="")
-        pinyin = TextField(default="")
-        initials = TextField(default="")
-        text = TextField(default="")
+        priority = SmallIntegerField(default=1)
+        keys = TextField(default="")
 
         class Meta:
             database = db
             table_name = "item_search"
-            indexes = ((("county_code", "key"), True), (("county_code", "high_frequency", "key"), False))
+            indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False))
 
     db.create_tables([ItemSearch])
     from core.item_search import search_row
