@@ -46,7 +46,8 @@ def _texts(value) -> dict:
         return {}
     if isinstance(value, str):
         return {"zh": value}
-    return {str(k): str(v) for k, v in value.items() if v}
+    order = {lang: i for i, lang in enumerate(("zh", "mn", "en"))}
+    return {str(k): str(v) for k, v in sorted(value.items(), key=lambda kv: order.get(kv[0], 9)) if v}
 
 
 def _keep_ascii(chunk: str):
