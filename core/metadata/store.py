@@ -42,11 +42,11 @@ def sync(catalog: Catalog, actor="system", role="system") -> dict:
     """Store ``catalog``; return counts ``{added, changed, retired, unchanged}``."""
     packs = {p.name: p for p in catalog.packs}
     with transaction():
-        # what the comparison needs, not the (large) content of every entry
+        # what the comparison needs, as plain tuples: not the (large) content of every entry
         light = MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.kind,
                                       MetadataRecord.key, MetadataRecord.version, MetadataRecord.content_hash,
-                                      MetadataRecord.pack)
-        current = {(r.county_code, r.kind, r.key): r for r in light.where(MetadataRecord.current)}
+                                      MetadataRecord.pack).where(MetadataRecord.current).namedtuples()
+        current = {(r.county_code, r.kind, r.key): r for r in light}
         plan, seen = [], set()
         for kind, entries in sorted(catalog.kinds.items()):
             for _key, entry in sorted(entries.items()):
