@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from peewee import Case as SqlCase, fn
 
-from .models import ItemSearch, MetadataRecord
+from .models import ItemGram, ItemSearch, MetadataRecord
 
 LEVELS = ("county", "township", "village")
 #: Mongolian free variation selectors, the vowel separator and the joiners:
@@ -100,10 +100,35 @@ def refresh(added, removed):
     rows = [search_row(record_id, county, content) for record_id, county, content in added]
     for start in range(0, len(rows), 200):
         ItemSearch.insert_many(rows[start:start + 200]).execute()
+    # their postings (the old rows' went with them: ON DELETE CASCADE)
+    keys = {row["record"]: row["keys"] for row in rows}
+    ids = list(keys)
+    pieces = []
+    for start in range(0, len(ids), 500):
+        for item in ItemSearch.select(ItemSearch.id, ItemSearch.county_code, ItemSearch.record).where(
+                ItemSearch.record.in_(ids[start:start + 500])):
+            pieces += [dict(county_code=item.county_code, gram=g, item=item.id)
+                       for g in sorted(grams(keys[item.record_id]))]
+    for start in range(0, len(pieces), 500):
+        ItemGram.insert_many(pieces[start:start + 500]).execute()
+
+
+GRAM = 3
+
+
+def grams(keys: str) -> set:
+    """The three-character pieces of each line of ``keys`` (markers left
+    out)."""
+    out = set()
+    for line in keys.split("\n"):
+        text = line[1:]
+        out.update(text[i:i + GRAM] for i in range(len(text) - GRAM + 1))
+    return out
 
 
 def rebuild():
     """Every current item's search row, written anew (migration, repair)."""
+    ItemGram.delete().execute()
     ItemSearch.delete().execute()
     query = (MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.content)
              .where((MetadataRecord.kind == "items") & MetadataRecord.current).order_by(MetadataRecord.id))
@@ -199,9 +224,19 @@ def search(query="", *, county=None, level=None, departments=None, frequent=(), 
     frequent = list(dict.fromkeys(c for c in frequent if c))
     if q:
         match = _contains(S.keys, q)
+        depts = department_codes(q, departments or {})
         if compact != q:
             match |= _contains(S.keys, compact)
-        depts = department_codes(q, departments or {})
+        elif len(q) >= GRAM and not depts:
+            # the items holding every piece of the query, from the postings;
+            # then the exact test on those few only
+            pieces = sorted({q[i:i + GRAM] for i in range(len(q) - GRAM + 1)})
+            G = ItemGram
+            found = G.select(G.item).where(G.gram.in_(pieces))
+            if county is not None:
+                found = found.where(G.county_code.in_([county, ""]))
+            found = found.group_by(G.item).having(fn.COUNT(fn.DISTINCT(G.gram)) == len(pieces))
+            match = S.id.in_(found) & match
         if depts:
             match |= S.department.in_(depts)
         where &= match

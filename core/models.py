@@ -97,6 +97,20 @@ class ItemSearch(BaseModel):
         indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False))
 
 
+class ItemGram(BaseModel):
+    """Postings of the item search: every three-character piece of an
+    item's search keys, so that a query finds its candidate items without
+    reading every item's keys (core.item_search)."""
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    gram = peewee.CharField(max_length=12)
+    item = peewee.ForeignKeyField(ItemSearch, on_delete="CASCADE")
+
+    class Meta:
+        table_name = "item_gram"
+        indexes = ((("gram", "county_code"), False),)
+
+
 class Region(BaseModel):
     code = peewee.CharField(max_length=15, primary_key=True)
     county_code = peewee.CharField(max_length=6, index=True)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bench.synth import write_catalog
-from core.models import ItemSearch, MetadataRecord
+from core.models import ItemGram, ItemSearch, MetadataRecord
 from tests.helpers import sign_in
 
 COUNTY = "150626"
@@ -83,6 +83,10 @@ def test_sync_writes_search_rows_of_changed_items_only(big_app):
         assert after["synth-00005"].record_id == new_record.id and new_record.version == 2
         assert "\x03scfybtsl" in after["synth-00005"].keys  # 牲畜防疫补贴申领
         assert all(after[k].record_id == rows[k].record_id for k in after if k != "synth-00005")
+        # the postings follow: the renamed item's pieces are the new name's, none is left of the retired one
+        pieces = {g.gram for g in ItemGram.select().where(ItemGram.item == after["synth-00005"].id)}
+        assert {"scf", "cfy", "牲畜防", "防疫补"} <= pieces and not {"城乡居", "cxj"} & pieces
+        assert ItemGram.select().where(ItemGram.item.not_in(ItemSearch.select(ItemSearch.id))).count() == 0
 
 
 def test_search_keys_and_ranking(big_app):

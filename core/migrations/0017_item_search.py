@@ -32,16 +32,29 @@ def up(migrator, db):
             table_name = "item_search"
             indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False))
 
-    db.create_tables([ItemSearch])
-    from core.item_search import search_row
+    class ItemGram(Model):
+        county_code = CharField(max_length=6, index=True)
+        gram = CharField(max_length=12)
+        item = ForeignKeyField(ItemSearch, on_delete="CASCADE")
+
+        class Meta:
+            database = db
+            table_name = "item_gram"
+            indexes = ((("gram", "county_code"), False),)
+
+    db.create_tables([ItemSearch, ItemGram])
+    from core.item_search import grams, search_row
 
     query = (MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.content)
              .where((MetadataRecord.kind == "items") & (MetadataRecord.current == True))  # noqa: E712
              .order_by(MetadataRecord.id))
-    rows = [search_row(r.id, r.county_code, json.loads(r.content)) for r in query]
-    for start in range(0, len(rows), 200):
-        ItemSearch.insert_many(rows[start:start + 200]).execute()
+    for r in query:
+        row = search_row(r.id, r.county_code, json.loads(r.content))
+        item = ItemSearch.create(**row)
+        pieces = [dict(county_code=r.county_code, gram=g, item=item.id) for g in sorted(grams(row["keys"]))]
+        for start in range(0, len(pieces), 500):
+            ItemGram.insert_many(pieces[start:start + 500]).execute()
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_table("item_search"))
+    migrator.migrate(migrator.drop_table("item_gram"), migrator.drop_table("item_search"))
