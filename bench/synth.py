@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_catalog(folder: Path, count: int, per_file: int = 100, *, name: str = "synth", county: str = "150626",
-                  departments: bool = True, overrides: dict | None = None) -> Path:
+                  departments: bool = True, overrides: dict | None = None, distinct_names: bool = False) -> Path:
     """Write pack ``name`` of ``count`` items under ``folder``.
     ``departments=False`` leaves the departments to another pack of the same
     county (the 乌审旗 one); ``overrides`` maps an item code
@@ -30,6 +30,12 @@ def write_catalog(folder: Path, count: int, per_file: int = 100, *, name: str = 
         item = copy.deepcopy(items[i % len(items)])
         item["code"] = f"synth-{i:05d}"
         item.pop("roles", None)
+        if distinct_names:
+            name = item["name"] if isinstance(item["name"], dict) else {"zh": item["name"]}
+            zh = name.get("zh", "")
+            if len(zh) > 1:
+                k = 1 + (i // len(items)) % (len(zh) - 1)
+                item["name"] = {**name, "zh": zh[k:] + zh[:k]}
         item.update((overrides or {}).get(item["code"], {}))
         batch.append(item)
         if len(batch) == per_file or i == count - 1:
