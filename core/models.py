@@ -76,6 +76,41 @@ class MetadataRecord(BaseModel):
         indexes = ((("county_code", "kind", "key", "version"), True),)
 
 
+class ItemSearch(BaseModel):
+    """The search keys of one current item version (core.item_search),
+    written by ``metadata sync`` for changed items only: folded names in
+    every language (Mongolian included), pinyin, department, levels and
+    whether it is a high-frequency item."""
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    key = peewee.CharField(max_length=120)
+    record = peewee.ForeignKeyField(MetadataRecord, on_delete="CASCADE")
+    department = peewee.CharField(max_length=40, default="")
+    at_county = peewee.BooleanField(default=False)
+    at_township = peewee.BooleanField(default=False)
+    at_village = peewee.BooleanField(default=False)
+    priority = peewee.SmallIntegerField(default=1)  # 0 high-frequency items, 1 the others: listed in this order
+    keys = peewee.TextField(default="")  # the folded search keys, one a line (core.item_search.search_row)
+
+    class Meta:
+        table_name = "item_search"
+        indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False))
+
+
+class ItemGram(BaseModel):
+    """Postings of the item search: every three-character piece of an
+    item's search keys, so that a query finds its candidate items without
+    reading every item's keys (core.item_search)."""
+
+    county_code = peewee.CharField(max_length=6, index=True)
+    gram = peewee.CharField(max_length=12)
+    item = peewee.ForeignKeyField(ItemSearch, on_delete="CASCADE")
+
+    class Meta:
+        table_name = "item_gram"
+        indexes = ((("gram", "county_code"), False),)
+
+
 class Region(BaseModel):
     code = peewee.CharField(max_length=15, primary_key=True)
     county_code = peewee.CharField(max_length=6, index=True)

@@ -21,21 +21,26 @@ def home():
 
 @bp.route("/guides")
 def guides():
-    q = (request.args.get("q") or "").strip()
+    """The public guides: searched by name (any language, Mongolian
+    included), code, department or pinyin, filtered per site level, one page
+    at a time (core.item_search)."""
+    from .hardening import int_arg
+    from .item_search import LEVELS, search
+
+    q = (request.args.get("q") or "").strip()[:100]
     level = request.args.get("level") or ""
-    records = [r.content for r in current_metadata("items")]
-    if level:
-        records = [r for r in records if level in r.get("levels", [])]
-    if q:
-        records = [r for r in records if _matches(r, q)]
-    departments = {r.key: r.content for r in current_metadata("departments")}
-    return render_template("guides.html", items=records, q=q, level=level, departments=departments)
+    level = level if level in LEVELS else ""
+    every_department = {r.key: r.content for r in catalog.all_current("departments")}
+    page = search(q, level=level or None, departments=every_department,
+                  offset=int_arg("offset", 0, high=1_000_000), limit=PAGE_SIZE)
+    departments = {}
+    for record in page.records:
+        dept = catalog.current("departments", record.content.get("department"), county=record.county_code)
+        departments[(record.county_code, record.content.get("department"))] = dept.content if dept else {}
+    return render_template("guides.html", records=page.records, page=page, q=q, level=level, departments=departments)
 
 
-def _matches(item, q):
-    name = item.get("name")
-    texts = [item.get("code", "")] + ([name] if isinstance(name, str) else list(name.values()))
-    return any(q.lower() in t.lower() for t in texts)
+PAGE_SIZE = 30
 
 
 @bp.route("/guides/<code>")

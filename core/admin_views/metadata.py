@@ -63,15 +63,21 @@ class MetadataKindView(PermissionView):
     def records(self):
         return list(catalog.all_current(self.kind, county=current_user.county_code))
 
-    @expose("/")
-    def index_view(self):
-        q = (request.args.get("q") or "").strip().lower()
+    def find(self, q):
+        """(rows shown, page or None): every entry of the kind matching ``q``."""
+        q = q.lower()
         rows = self.records()
         if q:
             rows = [r for r in rows if q in r.key.lower() or q in _yaml(r.content.get("name", "")).lower()]
+        return rows, None
+
+    @expose("/")
+    def index_view(self):
+        q = (request.args.get("q") or "").strip()[:100]
+        rows, page = self.find(q)
         sites = [(r.key, localized(r.content["name"])) for r in catalog.all_current("sites", county=current_user.county_code)
                  if editable(r, current_user)] if self.kind == "items" else []
-        return self.render(self.list_template, rows=rows, kind=self.kind, q=q, title=self.name, sites=sites,
+        return self.render(self.list_template, rows=rows, page=page, kind=self.kind, q=q, title=self.name, sites=sites,
                            label=lambda r: localized(r.content.get("name") or r.content.get("code") or r.key),
                            editable=lambda r: editable(r, current_user))
 
@@ -148,6 +154,18 @@ class ItemView(MetadataKindView):
     """Items get a structured form (materials inline) and a preview."""
 
     edit_template = "admin/bangban/item_edit.html"
+    page_size = 50
+
+    def find(self, q):
+        """One page of the county's items, searched on the server (name in
+        any language, code, department, pinyin): core.item_search."""
+        from .. import item_search
+        from ..hardening import int_arg
+
+        depts = {r.key: r.content for r in catalog.all_current("departments", county=current_user.county_code)}
+        page = item_search.search(q, county=current_user.county_code, departments=depts,
+                                  offset=int_arg("offset", 0, high=1_000_000), limit=self.page_size)
+        return page.records, page
 
     @expose("/bulk", methods=["POST"])
     def bulk_view(self):

@@ -10,11 +10,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, catalog, personal, scope
+from .. import audit, catalog, item_search, personal, scope
 from ..db import transaction
 from ..permissions import can, require
 from ..hardening import int_arg
-from ..forms import prepare_form_spec, schema_for, search_items, validate_form
+from ..forms import prepare_form_spec, schema_for, validate_form
 from ..forms.render import render_form
 from ..i18n import localized
 from ..models import MetadataRecord, Region, Staff
@@ -73,13 +73,6 @@ def compiled_form(record, user, locale):
     return spec, schema, divisions, key
 
 
-def offered_items(user):
-    """Items offered at the user's level (county staff see every level)."""
-    level = _level_of(user)
-    items = [r.content for r in catalog.all_current("items", county=user.county_code)]
-    return items if level == "county" else [i for i in items if level in i.get("levels", [])]
-
-
 def guide_field_set(county_code=None):
     record = catalog.guide_fields_for(county_code)
     return record.content if record else {"code": "none", "name": "-", "elements": [], "applicant_fields": []}
@@ -110,25 +103,45 @@ def departments(county_code=None):
 
 # --- item picker and form -------------------------------------------------------
 
+PAGE_SIZE = 20
+
+
+def find_items(user, args, limit=PAGE_SIZE):
+    """One page of the items offered to ``user`` matching ``args["q"]``
+    (server-side: core.item_search), their frequent items first."""
+    q = (args.get("q") or "").strip()[:100]
+    level = _level_of(user)
+    return q, item_search.search(q, county=user.county_code, level=None if level == "county" else level,
+                                 departments=departments(user.county_code),
+                                 frequent=item_search.frequent_codes(user),
+                                 offset=int_arg("offset", 0, high=1_000_000, source=args),
+                                 limit=int_arg("limit", limit, low=1, high=50, source=args))
+
+
 @bp.route("/cases/new")
 @login_required
 def pick_item():
     require("case.create")
-    q = (request.args.get("q") or "").strip()
-    items = offered_items(current_user)
-    found = search_items(items, q, departments()) if q else items
-    return render_template("cases/pick.html", items=found, q=q, departments=departments())
+    q, page = find_items(current_user, request.args)
+    return render_template("cases/pick.html", items=page.items, page=page, q=q, departments=departments())
 
 
 @bp.route("/api/items")
 @login_required
 def api_items():
+    """The picker's type-ahead: ``q``, ``offset``, ``limit`` (at most 50);
+    the total in ``X-Total-Count``."""
     require("case.create")
-    q = (request.args.get("q") or "").strip()
-    items = offered_items(current_user)
-    found = search_items(items, q, departments()) if q else items
-    return jsonify([{"code": i["code"], "name": localized(i["name"], _lang()), "kind": i["kind"],
-                     "department": i["department"]} for i in found[:50]])
+    _q, page = find_items(current_user, request.args)
+    lang = _lang()
+    depts = departments()
+    response = jsonify([{"code": i["code"], "name": localized(i["name"], lang), "kind": i["kind"],
+                         "department": i["department"],
+                         "department_name": localized((depts.get(i["department"]) or {}).get("name"), lang),
+                         "high_frequency": bool(i.get("high_frequency")), "frequent": i["code"] in page.frequent,
+                         "url": url_for("cases.new_case", code=i["code"])} for i in page.items])
+    response.headers["X-Total-Count"] = str(page.total)
+    return response
 
 
 @bp.route("/api/items/<code>/form")

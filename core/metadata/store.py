@@ -42,7 +42,11 @@ def sync(catalog: Catalog, actor="system", role="system") -> dict:
     """Store ``catalog``; return counts ``{added, changed, retired, unchanged}``."""
     packs = {p.name: p for p in catalog.packs}
     with transaction():
-        current = {(r.county_code, r.kind, r.key): r for r in MetadataRecord.select().where(MetadataRecord.current)}
+        # what the comparison needs, as plain tuples: not the (large) content of every entry
+        light = MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.kind,
+                                      MetadataRecord.key, MetadataRecord.version, MetadataRecord.content_hash,
+                                      MetadataRecord.pack).where(MetadataRecord.current).namedtuples()
+        current = {(r.county_code, r.kind, r.key): r for r in light}
         plan, seen = [], set()
         for kind, entries in sorted(catalog.kinds.items()):
             for _key, entry in sorted(entries.items()):
@@ -70,27 +74,50 @@ def sync(catalog: Catalog, actor="system", role="system") -> dict:
         changed_ids = [old.id for _, _, _, old in plan if old is not None]
         if changed_ids:
             MetadataRecord.update(current=False).where(MetadataRecord.id.in_(changed_ids)).execute()
-        latest = _latest_versions()
+        # a changed entry follows its current version; an added one may follow a retired one
+        latest = _latest_versions([ident for ident, _, _, old in plan if old is None])
         rows = []
         for (county, kind, key), entry, digest, old in plan:
-            rows.append(dict(county_code=county, kind=kind, key=key,
-                             version=latest.get((county, kind, key), 0) + 1,
+            version = old.version if old is not None else latest.get((county, kind, key), 0)
+            rows.append(dict(county_code=county, kind=kind, key=key, version=version + 1,
                              pack=entry.pack, content=entry.data, content_hash=digest, current=True, sync=run))
         for start in range(0, len(rows), 200):
             MetadataRecord.insert_many(rows[start:start + 200]).execute()
-        materialise()
+        touched = {ident[1] for ident, *_ in plan} | {r.kind for r in retired}
+        if touched & {"regions", "sites"}:
+            materialise()
+        if "items" in touched:
+            _refresh_item_search(run, plan, retired)
         audit.record("metadata.sync", f"metadata_sync:{run.id}", actor=actor, role=role,
                      payload={**counts, "packs": sorted(packs)})
     return counts
 
 
-def _latest_versions():
+def _latest_versions(idents):
+    """{(county, kind, key): newest version} of the given entries (retired
+    versions included)."""
     from peewee import fn
 
-    query = (MetadataRecord.select(MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key,
-                                   fn.MAX(MetadataRecord.version).alias("v"))
-             .group_by(MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key))
-    return {(r.county_code, r.kind, r.key): r.v for r in query}
+    out, keys = {}, sorted({key for _county, _kind, key in idents})
+    for start in range(0, len(keys), 500):
+        query = (MetadataRecord.select(MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key,
+                                       fn.MAX(MetadataRecord.version).alias("v"))
+                 .where(MetadataRecord.key.in_(keys[start:start + 500]))
+                 .group_by(MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key))
+        out.update({(r.county_code, r.kind, r.key): r.v for r in query})
+    return out
+
+
+def _refresh_item_search(run, plan, retired):
+    """The search rows of the items this sync added, changed or retired."""
+    from .. import item_search
+
+    removed = [(r.county_code, r.key) for r in retired if r.kind == "items"]
+    removed += [(ident[0], ident[2]) for ident, *_ in plan if ident[1] == "items"]
+    added = [(r.id, r.county_code, r.content) for r in MetadataRecord.select(
+        MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.content).where(
+        (MetadataRecord.sync == run) & (MetadataRecord.kind == "items"))]
+    item_search.refresh(added, removed)
 
 
 def materialise():

@@ -1,0 +1,227 @@
+"""Large catalogs: every page and API that lists items, at 5,000 items vs.
+the same at about 100 items, measured in the same run, on SQLite and on
+PostgreSQL (target: each ratio <= 1.3x).
+
+Two databases are built side by side: the demo county (乌审旗, 102 items,
+its staff and places) alone, and the same with synthetic items added up to
+5,000 (copies of the shipped items under new codes, their Chinese names
+rotated so that a search finds about as many items as in a real catalog,
+in a pack of the same county). The number of items each search finds is
+printed for both. Measured through the Flask test client, signed in, after a
+warm-up, the two databases turn about (small, big, small …) so that a busy
+machine slows both alike; medians:
+
+- the item picker (``/cases/new``) empty and searched by pinyin initials,
+- the items API (``/api/items``) empty and searched,
+- the public guides (``/guides``) empty and searched,
+- the back-office item list (``/admin/items/``) empty and searched,
+- ``metadata sync`` of one changed item (the store's part: compare and
+  write, the packs already read) in the 5,000-item catalog vs. the same in
+  the 102-item one; also printed with the reading of the YAML packs, which
+  grows with the catalog.
+
+    python -m bench.catalog_bench [--repeat N] [--sqlite-only]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import peewee
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.synth import write_catalog  # noqa: E402
+
+BIG = 5000
+PAGES = [
+    ("picker", "/cases/new"),
+    ("picker, pinyin initials", "/cases/new?q=ydjyba"),
+    ("items API", "/api/items"),
+    ("items API, pinyin initials", "/api/items?q=ydjyba"),
+    ("guides", "/guides"),
+    ("guides, pinyin initials", "/guides?q=ydjyba"),
+    ("admin item list", "/admin/items/"),
+    ("admin item list, search", "/admin/items/?q=ydjyba"),
+]
+STAFF_PAGES = {"/cases/new", "/api/items"}
+ADMIN_PAGES = {"/admin/items/"}
+
+
+def build(database_url, data_dir: Path, synth: Path | None):
+    """An app on a fresh database: the demo county, plus ``synth``."""
+    from core import create_app
+    from core.cli import load_catalog, pack_paths
+    from core.demo import demo_packs, load_demo
+    from core.metadata import store
+
+    app = create_app(data_dir=str(data_dir), database_url=database_url, plugins="wushen,bank_partnership",
+                     secret_key="bench")
+    pm = app.extensions["bangban"].pm
+    with app.app_context():
+        load_demo(pm, "Bangban@2026")
+        paths = [*pack_paths(pm), *(p for p, _c in demo_packs(pm))] + ([synth] if synth else [])
+        catalog = load_catalog(pm, paths)
+        store.sync(catalog, actor="bench", role="system")
+        from core.models import ItemSearch
+
+        count = ItemSearch.select().where(ItemSearch.county_code == "150626").count()
+    return app, paths, count
+
+
+def clients(app):
+    from tests.helpers import sign_in
+
+    agent, admin, public = app.test_client(), app.test_client(), app.test_client()
+    assert sign_in(agent, "galutu.agent").status_code == 302
+    assert sign_in(admin, "county.admin").status_code == 302
+    return agent, admin, public
+
+
+class Side:
+    """One of the two databases: its app, signed-in clients and packs."""
+
+    def __init__(self, database_url, data_dir, synth):
+        self.app, self.paths, self.count = build(database_url, data_dir, synth)
+        self.use()
+        self.agent, self.admin, self.public = clients(self.app)
+
+    def use(self):
+        """Point the models at this side's database (one proxy per process)."""
+        from core import db
+
+        db.bind(self.app.extensions["bangban"].db)
+
+    def client(self, path):
+        base = path.split("?")[0]
+        return self.agent if base in STAFF_PAGES else self.admin if base in ADMIN_PAGES else self.public
+
+    def close(self):
+        database = self.app.extensions["bangban"].db
+        database.close_all() if hasattr(database, "close_all") else database.close()
+
+
+def interleaved(small, big, run_small, run_big, repeat):
+    """Median seconds of each, measured turn about (small, big, small …) so
+    that a busy machine slows both alike."""
+    times = ([], [])
+    for _ in range(repeat):
+        for side, run, out in ((small, run_small, times[0]), (big, run_big, times[1])):
+            side.use()
+            start = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
+
+
+def page_runner(side, path):
+    client = side.client(path)
+
+    def run():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+
+    side.use()
+    for _ in range(3):  # warm-up: the catalog version's caches, templates
+        run()
+    return run
+
+
+def sync_runner(side, read=False):
+    """A sync of one changed item, alternating between two versions of it
+    (``read``: the packs read from YAML each time, as ``metadata sync``)."""
+    from core.cli import load_catalog
+    from core.metadata import store
+
+    pm = side.app.extensions["bangban"].pm
+    side.use()
+    with side.app.app_context():
+        catalog = load_catalog(pm, side.paths)
+    key = "150626-ybj-003"
+    original = catalog.kinds["items"][key].data
+    state = {"turn": 0}
+
+    def run():
+        with side.app.app_context():
+            cat = load_catalog(pm, side.paths) if read else catalog
+            state["turn"] += 1
+            cat.kinds["items"][key].data = {**original, "promised_days": 100 + state["turn"] % 2}
+            counts = store.sync(cat, actor="bench", role="system")
+        assert counts["changed"] == 1 and counts["added"] == 0, counts
+
+    return run
+
+
+def run(label, small_url, big_url, tmp: Path, repeat: int):
+    synth = write_catalog(tmp / "synth", BIG - 102, name="synth", departments=False, distinct_names=True)
+    small = Side(small_url, tmp / "small", None)
+    big = Side(big_url, tmp / "big", synth)
+    print(f"{label}: {big.count} items vs {small.count} items (median of {repeat} requests each, "
+          f"measured turn about; target <= 1.3x)", flush=True)
+    ratios = {}
+    rows = [(name, page_runner(small, path), page_runner(big, path), repeat, True) for name, path in PAGES]
+    rows.append(("metadata sync, one changed item", sync_runner(small), sync_runner(big), repeat, True))
+    rows.append(("  the same, packs read from YAML", sync_runner(small, True), sync_runner(big, True), 3, False))
+    found = {}
+    for name, path in PAGES:
+        if path.startswith("/api/items?q="):
+            for side in (small, big):
+                side.use()
+                found.setdefault(path, []).append(side.client(path).get(path).headers["X-Total-Count"])
+            print(f"  ({path} finds {found[path][0]} items vs {found[path][1]})")
+    for name, run_small, run_big, times, target in rows:
+        t_small, t_big = interleaved(small, big, run_small, run_big, times)
+        ratio = ratios[name] = t_big / t_small
+        verdict = ("  ok" if ratio <= 1.3 else "  MISSED") if target else "  (not a target)"
+        print(f"  {name:36s} {t_small:9.1f} ms {t_big:9.1f} ms  {ratio:5.2f}x{verdict}", flush=True)
+    small.close()
+    big.close()
+    return ratios
+
+
+def _fresh_pg(url):
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    admin = peewee.PostgresqlDatabase("postgres", host=parsed.hostname, port=parsed.port or 5432,
+                                      user=parsed.username or "postgres")
+    admin.connect()
+    admin.connection().autocommit = True
+    name = parsed.path.lstrip("/")
+    admin.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}"')  # noqa: S608 - our own bench database's name
+    admin.execute_sql(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args(argv)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        results["SQLite"] = run("SQLite", f"sqlite:///{tmp / 'small.db'}", f"sqlite:///{tmp / 'big.db'}", tmp,
+                                args.repeat)
+        if not args.sqlite_only:
+            base = os.environ.get("BANGBAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/bangban_bench")
+            small, big = base + "_catalog_small", base + "_catalog_big"
+            try:
+                _fresh_pg(small)
+                _fresh_pg(big)
+            except peewee.OperationalError as exc:
+                print(f"PostgreSQL: not measured ({exc})")
+                return results
+            results["PostgreSQL"] = run("PostgreSQL", small, big, tmp / "pg", args.repeat)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Server-side item search (core.item_search, table ``item_search``): keys
+written at sync for changed items only; the picker, /api/items, the public
+guides and the back-office item list search and page on the server, by
+name, code, department, pinyin (initials and full) and Mongolian; the
+user's frequent and high-frequency items first. SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from bench.synth import write_catalog
+from core.models import ItemGram, ItemSearch, MetadataRecord
+from tests.helpers import sign_in
+
+COUNTY = "150626"
+GRASS = "synth-00000"   # 鄂托克沙棘采摘证明: initials etksjczzm, pinyin etuokeshaji…
+COUNTY_ONLY = "synth-00001"  # offered at the county hall only
+MONGOL = "synth-00002"  # its Mongolian name written with a free variation selector
+# ᠨᠤᠲᠤᠭ (nutug) with FVS1 after its first letter, then ᠬᠠᠮᠠᠭᠠᠯᠠᠯ
+MN_STORED = "\u1828\u180b\u1824\u1832\u1824\u182d \u182c\u1820\u182e\u1820\u182d\u1820\u182f\u1820\u182f"
+MN_TYPED = "\u1828\u1824\u1832\u1824\u182d"  # the first word typed without the selector
+OVERRIDES = {
+    GRASS: {"name": {"zh": "鄂托克沙棘采摘证明", "en": "Otog sea-buckthorn picking certificate"},
+            "levels": ["township", "village"], "high_frequency": False, "keywords": ["沙棘果"]},
+    COUNTY_ONLY: {"name": {"zh": "旗级专属核验事项", "en": "Banner-only verification"}, "levels": ["county"]},
+    MONGOL: {"name": {"zh": "牧区户籍协查", "mn": MN_STORED, "en": "Pastoral household check"},
+             "levels": ["township", "village"]},
+}
+SYNTH = 30
+WUSHEN_ITEMS = 106  # metadata/wushen/items_township.yaml (46) + items_village.yaml (60)
+
+
+def _sync(app, synth):
+    from core.cli import load_catalog, pack_paths
+    from core.demo import demo_packs
+    from core.metadata import store
+
+    pm = app.extensions["bangban"].pm
+    with app.app_context():
+        paths = [*pack_paths(pm), *(p for p, _c in demo_packs(pm)), synth]
+        return store.sync(load_catalog(pm, paths), actor="test", role="system")
+
+
+@pytest.fixture
+def big_app(demo_app, tmp_path):
+    synth = write_catalog(tmp_path / "synth", SYNTH, name="synth", departments=False, overrides=OVERRIDES)
+    counts = _sync(demo_app, synth)
+    assert counts["added"] == SYNTH
+    demo_app.config["SYNTH_DIR"] = synth
+    return demo_app
+
+
+def signed_in(app, username):
+    client = app.test_client()
+    assert sign_in(client, username).status_code == 302
+    return client
+
+
+def test_sync_writes_search_rows_of_changed_items_only(big_app):
+    synth = big_app.config["SYNTH_DIR"]
+    with big_app.app_context():
+        rows = {r.key: r for r in ItemSearch.select().where(ItemSearch.county_code == COUNTY)}
+        assert len(rows) == WUSHEN_ITEMS + SYNTH
+        assert rows[GRASS].keys.split("\n")[:2] == ["\x02鄂托克沙棘采摘证明", "\x02otog sea-buckthorn picking certificate"]
+        assert "\x03etksjczzm" in rows[GRASS].keys and "\x03etuokeshajicaizhaizhengming" in rows[GRASS].keys
+        assert (rows[COUNTY_ONLY].at_county, rows[COUNTY_ONLY].at_township, rows[COUNTY_ONLY].at_village) == (True, False, False)
+    # one item renamed in its file: one row rewritten, every other row untouched
+    path = synth / "items_000.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["items"][5]["name"] = {"zh": "牲畜防疫补贴申领", "en": "Livestock vaccination subsidy"}
+    data["items"] = [i for i in data["items"] if i["code"] != "synth-00029"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    counts = _sync(big_app, synth)
+    assert (counts["changed"], counts["retired"], counts["added"]) == (1, 1, 0)
+    with big_app.app_context():
+        after = {r.key: r for r in ItemSearch.select().where(ItemSearch.county_code == COUNTY)}
+        assert set(after) == set(rows) - {"synth-00029"}
+        changed = [k for k in after if after[k].id != rows[k].id]
+        assert changed == ["synth-00005"]
+        new_record = MetadataRecord.get((MetadataRecord.key == "synth-00005") & MetadataRecord.current)
+        assert after["synth-00005"].record_id == new_record.id and new_record.version == 2
+        assert "\x03scfybtsl" in after["synth-00005"].keys  # 牲畜防疫补贴申领
+        assert all(after[k].record_id == rows[k].record_id for k in after if k != "synth-00005")
+        # the postings follow: the renamed item's pieces are the new name's, none is left of the retired one
+        pieces = {g.gram for g in ItemGram.select().where(ItemGram.item == after["synth-00005"].id)}
+        assert {"scf", "cfy", "牲畜防", "防疫补"} <= pieces and not {"城乡居", "cxj"} & pieces
+        assert ItemGram.select().where(ItemGram.item.not_in(ItemSearch.select(ItemSearch.id))).count() == 0
+
+
+def test_search_keys_and_ranking(big_app):
+    from core import item_search
+
+    with big_app.app_context():
+        def codes(q, **kw):
+            return [r.key for r in item_search.search(q, **{"county": COUNTY, **kw}).records]
+
+        assert codes("etksj") == [GRASS]
+        assert codes("ETKSJ") == [GRASS]
+        assert codes("etuoke shaji") == [GRASS]   # full pinyin, spaces ignored
+        assert codes("沙棘采摘") == [GRASS]     # inside the Chinese name
+        assert codes("sea-buckthorn picking") == [GRASS]
+        assert codes("沙棘果") == [GRASS]             # a keyword
+        assert codes(MN_TYPED) == [MONGOL]        # typed without the variation selector
+        assert codes(MN_TYPED[0] + "\u180c" + MN_TYPED[1:]) == [MONGOL]  # typed with another one
+        assert codes("synth-00002") == [MONGOL]
+        assert codes("etksj", level="county") == []
+        assert codes("旗级专属", level="township") == []
+        assert codes("旗级专属", level="county") == [COUNTY_ONLY]
+        assert codes("zzzzqqq") == []
+        # exact code first, then name prefix, then pinyin prefix, then elsewhere
+        found = codes("150626-ybj-003", limit=50)
+        assert found[0] == "150626-ybj-003"
+        ydjy = codes("ydjyba", limit=50)  # 异地就医备案: the original, then its copies by code
+        assert ydjy[0] == "150626-ybj-003" and all(c.startswith("synth-") for c in ydjy[1:])
+        # the department's name finds its items (医疗保障局 is ybj's)
+        depts = {"ybj": {"name": {"zh": "旗医疗保障局"}}, "rsj": {"name": "旗人力资源和社会保障局"}}
+        by_dept = item_search.search("医疗保障", county=COUNTY, departments=depts, limit=100)
+        assert by_dept.total > 0 and {r.content["department"] for r in by_dept.records} == {"ybj"}
+        # no county: every county's items (the public guides); another county sees none of these
+        assert codes("etksj", county="130104") == []
+        assert [r.key for r in item_search.search("etksj").records] == [GRASS]
+
+
+def test_pages_are_disjoint_and_counted(big_app):
+    from core import item_search
+
+    with big_app.app_context():
+        everything = item_search.search("", county=COUNTY, level="township", limit=100)
+        township = ItemSearch.select().where((ItemSearch.county_code == COUNTY) & (ItemSearch.at_township == True)).count()  # noqa: E712
+        assert everything.total == township and len(everything.records) == min(100, township)
+        first = item_search.search("", county=COUNTY, level="township", limit=7)
+        second = item_search.search("", county=COUNTY, level="township", offset=7, limit=7)
+        assert [r.key for r in first.records + second.records] == [r.key for r in everything.records[:14]]
+        flags = [bool(r.content.get("high_frequency")) for r in everything.records]
+        assert flags == sorted(flags, reverse=True) and True in flags and False in flags
+        # the user's frequent items lead, in their order, only where offered
+        lead = item_search.search("", county=COUNTY, level="township", frequent=[GRASS, COUNTY_ONLY], limit=3)
+        assert lead.records[0].key == GRASS and COUNTY_ONLY not in [r.key for r in lead.records]
+        assert lead.total == township
+        page2 = item_search.search("", county=COUNTY, level="township", frequent=[GRASS], offset=3, limit=3)
+        assert GRASS not in [r.key for r in page2.records]
+        assert [r.key for r in page2.records] == [r.key for r in everything.records if r.key != GRASS][2:5]
+
+
+def test_picker_and_items_api(big_app):
+    agent = signed_in(big_app, "galutu.agent")  # a township agent
+    html = agent.get("/cases/new?q=etksj&lang=en").get_data(as_text=True)
+    assert re.findall(r'class="item-link" href="([^"]+)"', html) == [f"/cases/new/{GRASS}"] and "1 item" in html
+    response = agent.get("/api/items?q=etksj")
+    assert response.headers["X-Total-Count"] == "1"
+    assert [(i["code"], i["url"]) for i in response.get_json()] == [(GRASS, f"/cases/new/{GRASS}")]
+    assert agent.get("/api/items?q=旗级专属").get_json() == []  # a county-hall item
+    page = agent.get("/api/items?limit=5").get_json()
+    nxt = agent.get("/api/items?limit=5&offset=5").get_json()
+    assert len(page) == 5 and len(nxt) == 5 and not {i["code"] for i in page} & {i["code"] for i in nxt}
+    assert len(agent.get("/api/items?limit=50").get_json()) == 50
+    for bad in ("limit=0", "limit=51", "offset=-1", "offset=x"):
+        response = agent.get(f"/api/items?{bad}&lang=en")
+        assert response.status_code == 400, bad
+        assert "whole number" in response.get_data(as_text=True)
+    # no-JS fallback: the picker pages on the server
+    html = agent.get("/cases/new?lang=en").get_data(as_text=True)
+    assert html.count('class="item-link"') == 20 and 'rel="next"' in html and "offset=20" in html
+
+
+def test_frequent_items_come_first(big_app):
+    from core.models import Staff
+    from core.passwords import hash_password
+    from tests.test_case_pages import ITEM, agent_client, form_data
+
+    with big_app.app_context():  # a new grid agent: no case yet
+        Staff.create(county_code=COUNTY, username="new.grid", name="新网格员", role="grid_agent",
+                     region="150626100201", password_hash=hash_password("Bangban@2026"))
+    client = agent_client(big_app, "new.grid")
+    before = client.get("/api/items?limit=50").get_json()
+    assert not any(i["frequent"] for i in before) and before[0]["code"] != ITEM
+    assert client.post(f"/cases/new/{ITEM}", data=form_data(client)).status_code == 302
+    after = client.get("/api/items?limit=3").get_json()
+    assert after[0]["code"] == ITEM and after[0]["frequent"] is True
+    assert [i["frequent"] for i in after[1:]] == [False, False]
+    html = client.get("/cases/new?lang=en").get_data(as_text=True)
+    assert re.findall(r'class="item-link" href="([^"]+)"', html)[0] == f"/cases/new/{ITEM}"
+    assert "Often filed by you" in html
+    # another account's list is not changed by it
+    other = signed_in(big_app, "galutu.agent").get("/api/items?limit=50").get_json()
+    assert ITEM not in [i["code"] for i in other if i["frequent"]]
+
+
+def test_public_guides_search_and_level(big_app):
+    public = big_app.test_client()  # no account
+    html = public.get("/guides?q=etksj&lang=zh_Hans_CN").get_data(as_text=True)
+    assert re.findall(r'href="/guides/([^"]+)"', html) == [GRASS]
+    html = public.get("/guides?q=" + MN_TYPED).get_data(as_text=True)
+    assert re.findall(r'href="/guides/([^"]+)"', html) == [MONGOL]
+    assert re.findall(r'href="/guides/([^"]+)"', public.get("/guides?q=旗级专属&level=county").get_data(as_text=True)) == [COUNTY_ONLY]
+    assert re.findall(r'href="/guides/([^"]+)"', public.get("/guides?q=旗级专属&level=village").get_data(as_text=True)) == []
+    html = public.get("/guides?lang=en").get_data(as_text=True)
+    assert html.count('class="item-link"') == 30 and 'rel="next"' in html
+    assert public.get("/guides?offset=x&lang=en").status_code == 400
+    # an unknown level is no filter
+    assert public.get("/guides?level=nation").status_code == 200
+
+
+def test_admin_item_list_searches_and_pages(big_app):
+    admin = signed_in(big_app, "county.admin")
+    html = admin.get("/admin/items/?q=etksj").get_data(as_text=True)
+    assert re.findall(r'name="code" value="([^"]+)"', html) == [GRASS]
+    html = admin.get("/admin/items/?q=旗级专属").get_data(as_text=True)
+    assert re.findall(r'name="code" value="([^"]+)"', html) == [COUNTY_ONLY]
+    html = admin.get("/admin/items/").get_data(as_text=True)
+    first = re.findall(r'name="code" value="([^"]+)"', html)
+    assert len(first) == 50 and 'rel="next"' in html
+    second = re.findall(r'name="code" value="([^"]+)"', admin.get("/admin/items/?offset=50").get_data(as_text=True))
+    assert len(second) == 50 and not set(first) & set(second)
