@@ -41,6 +41,8 @@ CORE_PERMISSIONS = {
     "case.reassign": _l("Reassign a case to other staff"),
     "case.handover": _l("Hand over a departing staff member's cases"),
     "rating.record": _l("Record the applicant's rating"),
+    "appointment.manage": _l("See the appointments at the sites in scope; record a visit, a no-show or a cancellation"),
+    "home_visit.handle": _l("Take the home-visit requests of the villages in scope and record their outcome"),
     "ledger.read": _l("Read and export the ledger and the case API"),
     "personal_data.reveal": _l("Reveal personal data in full (audited)"),
     "catalog.manage": _l("Manage items, guides, departments and workflows"),
