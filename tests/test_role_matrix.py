@@ -64,6 +64,11 @@ ROUTES = {
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
     "admin.index": ("admin",),
+    # the public hall (no account) and the staff work list
+    "hall.directory": "open", "hall.site_page": "open", "hall.book": "open", "hall.appointment": "open",
+    "hall.home_visit": "open", "hall.staff_photo": "open",
+    "work.work_list": ("appointment.manage", "home_visit.handle"),
+    "work.appointment_action": ("appointment.manage",), "work.home_visit_action": ("home_visit.handle",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -71,7 +76,7 @@ ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which
     "catalog_io": ("catalog.manage",), "meta_regions": ("site.manage",), "meta_sites": ("site.manage",),
     "meta_site_standards": ("site.manage",), "meta_rulesets": ("ruleset.manage",),
     "meta_roles": ("permission.manage",), "staff_admin": ("staff.manage", "account.manage", "permission.manage"),
-    "holiday_admin": ("calendar.manage",), "audit_admin": ("audit.read",), "plugin_settings": ("settings.manage",),
+    "holiday_admin": ("calendar.manage",), "meta_special_groups": ("ruleset.manage",), "audit_admin": ("audit.read",), "plugin_settings": ("settings.manage",),
 }
 
 
@@ -128,7 +133,8 @@ def _noticed_case(app, items, helper):
 def _url_for_every_rule(app, case_id):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x"}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x",
+            "appointment_id": 1, "visit_id": 1, "staff_id": 1}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -204,7 +210,7 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "cases.notice": f"/cases/{case_id}/notice/one_time", "cases.commission": f"/cases/{case_id}/commission",
              "cases.handover": "/handover", "ledger.api_cases": "/api/cases", "ledger.api_count": "/api/cases/count",
              "ledger.api_case": f"/api/cases/{case_id}", "ledger.export_csv": "/cases/export.csv",
-             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/"}
+             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/", "work.work_list": "/work"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

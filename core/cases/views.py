@@ -74,10 +74,14 @@ def compiled_form(record, user, locale):
 
 
 def offered_items(user):
-    """Items offered at the user's level (county staff see every level)."""
+    """Items offered at the user's level (county staff see every level) that
+    the user may file (``can(user, "case.create", record)``: a partner
+    point's clerk, only the items delegated to it)."""
     level = _level_of(user)
-    items = [r.content for r in catalog.all_current("items", county=user.county_code)]
-    return items if level == "county" else [i for i in items if level in i.get("levels", [])]
+    records = catalog.all_current("items", county=user.county_code)
+    if level != "county":
+        records = [r for r in records if level in r.content.get("levels", [])]
+    return [r.content for r in records if can(user, "case.create", r)]
 
 
 def guide_field_set(county_code=None):
@@ -138,6 +142,7 @@ def api_item_form(code):
     record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         abort(404)
+    require("case.create", record)
     spec, _schema, _divisions, _key = compiled_form(record, current_user, _lang())
     return jsonify({**spec, "version": record.version})
 
@@ -149,6 +154,7 @@ def new_case(code):
     record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         abort(404)
+    require("case.create", record)
     spec, schema, divisions, form_key = compiled_form(record, current_user, _lang())
     values, errors = {}, {}
     if len(current_user.region or "") >= 12:
@@ -192,7 +198,8 @@ def list_cases():
     if request.args.get("mine"):
         query = query.where((Case.owner == current_user.id) | (Case.assignee == current_user.id) | Case.id.in_(
             Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
-    cases = list(query.order_by(Case.id.desc()).limit(200))
+    # the green channel (绿色通道) first, then the newest
+    cases = list(query.order_by(Case.green_channel.is_null(), Case.id.desc()).limit(200))
     total = scope.count_cases(current_user)
     return render_template("cases/list.html", cases=cases, state=state, due=due, total=total, today=today,
                            mine=bool(request.args.get("mine")),

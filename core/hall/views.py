@@ -50,6 +50,15 @@ def site_kind_label(kind):
 
 
 @bp.app_template_global()
+def green_channel_name(code, county_code):
+    """The special group's name of a green-channel case (绿色通道), or ""."""
+    if not code:
+        return ""
+    record = catalog.current("special_groups", code, county=county_code)
+    return localized(record.content["name"]) if record else code
+
+
+@bp.app_template_global()
 def weekday_label(day):
     """A weekday's name in the page's language, from ``mon`` … or 0–6."""
     from ..i18n import current_language
@@ -242,6 +251,7 @@ def work_list():
 @work_bp.route("/work/appointments/<int:appointment_id>", methods=["POST"])
 @login_required
 def appointment_action(appointment_id):
+    require("appointment.manage")
     found = scope.get_or_404(current_user, Appointment, appointment_id)
     require("appointment.manage", found)
     action = request.form.get("action") or ""
@@ -261,6 +271,7 @@ def appointment_action(appointment_id):
 def home_visit_action(visit_id):
     from flask import flash
 
+    require("home_visit.handle")
     visit = scope.get_or_404(current_user, HomeVisit, visit_id)
     require("home_visit.handle", visit)
     action = request.form.get("action") or ""
