@@ -330,3 +330,24 @@ def test_tracking_lookup_is_locked_per_receipt_and_per_address(hall):
     assert [lookup(f"150626-20261207-{9000 + i}", "1234", "10.0.3.1") for i in range(10)] == [404] * 10
     assert lookup(f"150626-20261207-{9100}", "1234", "10.0.3.1") == 429
     assert lookup(f"150626-20261207-{9100}", "1234", "10.0.3.2") == 404
+
+
+def test_tracking_shows_the_reason_of_a_notice_and_of_a_decline(hall):
+    with hall.app_context():
+        item = (MetadataRecord.select().where((MetadataRecord.kind == "items") & MetadataRecord.current
+                                              & (MetadataRecord.key == "150626-rsj-017")).get())
+        agent = User(Staff.get(Staff.username == "galutu.agent"))
+        noticed = case_service.create_case(item, _form(8, "150626100201"), agent)
+        case_service.take(noticed, "one_time_notice", agent, {"missing_materials": ["户口簿原件", "残疾证复印件"]})
+        declined = case_service.create_case(item, _form(9, "150626100201"), agent)
+        case_service.take(declined, "decline", agent, {"reason": "申请人不在本镇居住，请到户籍地办理；联系 13904770101"})
+        cases = [(c.number, c.phone()[-4:]) for c in (noticed, declined)]
+    client = hall.test_client()
+    pages = []
+    for number, digits in cases:
+        response = client.post("/track", data={"csrf_token": _token(client, "/track"), "number": number,
+                                               "phone_digits": digits})
+        assert response.status_code == 200
+        pages.append(re.search(r'<dd id="track-notice">(.*?)</dd>', response.get_data(as_text=True), re.S).group(1))
+    assert "户口簿原件" in pages[0] and "残疾证复印件" in pages[0]
+    assert "请到户籍地办理" in pages[1] and "13904770101" not in pages[1]  # a phone in the reason is masked

@@ -44,10 +44,19 @@ def mask_name(name: str) -> str:
 
 def _show(case):
     flow = wf.load(case.workflow)
-    events = list(CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.to_state)
+    from .. import personal
+
+    events = list(CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.to_state, CaseEvent.note, CaseEvent.data)
                   .where(CaseEvent.case == case).order_by(CaseEvent.id))
+    # the reason of the last decline or one-time notice (一次性告知), masked like every free text
+    notice = next((e for e in reversed(events) if e.action in ("decline", "one_time_notice")), None)
+    reason = missing = None
+    if notice is not None:
+        reason = personal.masked_text(notice.note, "case_event.note") or None
+        missing = (personal.masked_value(notice.data or {}, "case_event.data") or {}).get("missing_materials")
     return render_template("track.html", case=case, flow=flow, events=events, item=case.item_record.content,
-                           applicant=mask_name(case.applicant_name), number=case.number)
+                           applicant=mask_name(case.applicant_name), number=case.number, notice=notice,
+                           reason=reason, missing=missing)
 
 
 def _ask(number="", error=None, status=200):
