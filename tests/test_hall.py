@@ -351,3 +351,57 @@ def test_tracking_shows_the_reason_of_a_notice_and_of_a_decline(hall):
         pages.append(re.search(r'<dd id="track-notice">(.*?)</dd>', response.get_data(as_text=True), re.S).group(1))
     assert "户口簿原件" in pages[0] and "残疾证复印件" in pages[0]
     assert "请到户籍地办理" in pages[1] and "13904770101" not in pages[1]  # a phone in the reason is masked
+
+
+def _jpeg_with_exif(size=(2000, 1500)):
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {1: "N", 2: (41.0, 24.0, 0.0)}  # GPS
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_a_board_photo_is_scaled_stripped_and_shown_on_the_board(hall):
+    import io
+
+    from PIL import Image
+
+    raw = _jpeg_with_exif()
+    assert Image.open(io.BytesIO(raw)).getexif()  # the upload carries EXIF (GPS included)
+    admin = hall.test_client()
+    assert sign_in(admin, "county.admin").status_code == 302
+    with hall.app_context():
+        agent = Staff.get(Staff.username == "galutu.agent")
+    html = admin.get(f"/admin/staff_admin/edit/?id={agent.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    data = {"csrf_token": token, "username": agent.username, "name": agent.name, "role": agent.role,
+            "region": agent.region, "department": agent.department or "", "covers": "", "password": "",
+            "active": "y"}
+    bad = admin.post(f"/admin/staff_admin/edit/?id={agent.id}",
+                     data={**data, "photo": (io.BytesIO(b"not an image"), "x.jpg")}, content_type="multipart/form-data")
+    assert bad.status_code == 400
+    with hall.app_context():
+        assert "photo_file" not in (Staff.get_by_id(agent.id).profile or {})
+    response = admin.post(f"/admin/staff_admin/edit/?id={agent.id}",
+                          data={**data, "photo": (io.BytesIO(raw), "me.jpg")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    with hall.app_context():
+        profile = Staff.get_by_id(agent.id).profile
+        assert profile["hours"].startswith("工作日")  # the rest of the profile kept
+        name = profile["photo_file"]
+    public = hall.test_client()
+    page = public.get(f"/sites/{CENTER}").get_data(as_text=True)
+    src = re.search(rf'<img src="(/staff-photos/{agent.id}\.jpg\?v=[0-9a-f]+)"', page).group(1)
+    served = public.get(src)
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    image = Image.open(io.BytesIO(served.data))
+    assert image.size == (480, 360)  # 2000×1500 into 480×640, proportions kept
+    assert not image.getexif() and "exif" not in image.info and "icc_profile" not in image.info
+    assert name.startswith(__import__("hashlib").sha256(served.data).hexdigest())
+    assert public.get("/staff-photos/999999.jpg").status_code == 404
