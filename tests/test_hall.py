@@ -405,3 +405,34 @@ def test_a_board_photo_is_scaled_stripped_and_shown_on_the_board(hall):
     assert not image.getexif() and "exif" not in image.info and "icc_profile" not in image.info
     assert name.startswith(__import__("hashlib").sha256(served.data).hexdigest())
     assert public.get("/staff-photos/999999.jpg").status_code == 404
+
+
+def test_an_agent_books_on_a_citizens_behalf_and_the_forms_are_rate_limited(hall):
+    agent = hall.test_client()
+    assert sign_in(agent, "galutu.agent").status_code == 302
+    assert _book(agent, CENTER, MONDAY, "10:00", name="代约人").status_code == 302
+    with hall.app_context():
+        assert Appointment.get(Appointment.start == "10:00").created_by.username == "galutu.agent"
+    citizen = hall.test_client()
+    citizen.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+    codes = [_book(citizen, CENTER, MONDAY, "08:30", phone="1").status_code for _ in range(11)]
+    assert codes == [400] * 10 + [429]  # ten form posts a minute per address (HALL_POST_RATE_LIMIT)
+    other = hall.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.9.9.10"
+    assert _book(other, CENTER, MONDAY, "08:30", phone="1").status_code == 400
+
+
+def test_partner_points_are_in_the_directory_with_their_delegated_items(make_app):
+    from core.demo import load_demo
+
+    app = make_app(plugins="boshan,bank_partnership")
+    with app.app_context():
+        load_demo(app.extensions["bangban"].pm, "Bangban@2026", county="370304")
+    client = app.test_client()
+    html = client.get("/sites?kind=bank_branch").get_data(as_text=True)
+    assert re.findall(r'data-site="([^"]+)"', html) == ["bank-370304112-rcb"]
+    page = client.get("/sites/bank-370304112-rcb").get_data(as_text=True)
+    listed = re.findall(r'<a href="/guides/([^"]+)"', re.search(r'id="site-items">(.*?)</ul>', page, re.S).group(1))
+    assert listed == ["370304-rsj-007", "370304-ybj-002", "370304-spj-001", "370304-spj-002", "370304-gysy-001",
+                      "370304-gysy-003", "370304-gysy-004"]  # the branch's list in boshan_demo/sites.yaml
+    assert client.get("/sites?kind=post_office").get_data(as_text=True).count('data-site="') == 1

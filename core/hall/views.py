@@ -157,8 +157,10 @@ def book(code):
             error, status = _("Appointments can be booked only on the days listed."), 400
         else:
             try:
+                # an agent booking on a citizen's behalf is recorded as the booker
+                actor = current_user if can(current_user, "appointment.manage") else None
                 appointment = service.book(site, day, values["start"], values["name"], values["phone"],
-                                           item_code=values["item"] or None)
+                                           item_code=values["item"] or None, actor=actor)
             except service.HallError as exc:
                 error, status = str(exc), 409 if isinstance(exc, service.SlotTaken) else 400
             else:
