@@ -97,8 +97,11 @@ def free_slots(site: Site, day: datetime.date, at=None) -> list[dict]:
 
 
 def bookable_days(site: Site, today=None) -> list[datetime.date]:
+    from ..workdays import from_db
+
     today = today or now().date()
-    return [d for d in (today + datetime.timedelta(days=i) for i in range(BOOKING_DAYS)) if slots(site, d)]
+    calendar = from_db()  # one read of the holiday rows for the fortnight
+    return [d for d in (today + datetime.timedelta(days=i) for i in range(BOOKING_DAYS)) if slots(site, d, calendar)]
 
 
 def site_items(site: Site) -> list[dict]:
