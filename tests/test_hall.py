@@ -436,3 +436,28 @@ def test_partner_points_are_in_the_directory_with_their_delegated_items(make_app
     assert listed == ["370304-rsj-007", "370304-ybj-002", "370304-spj-001", "370304-spj-002", "370304-gysy-001",
                       "370304-gysy-003", "370304-gysy-004"]  # the branch's list in boshan_demo/sites.yaml
     assert client.get("/sites?kind=post_office").get_data(as_text=True).count('data-site="') == 1
+
+
+def test_the_agent_reveals_a_phone_to_call_and_it_is_audited(hall):
+    client = hall.test_client()
+    assert _visit(client).status_code == 201
+    with hall.app_context():
+        visit = HomeVisit.get()
+        appointment = service.book(Site.get_by_id(CENTER), MONDAY, "09:00", "今天甲", "13847700041")
+    grid = hall.test_client()
+    assert sign_in(grid, "taoli.grid").status_code == 302
+    page = grid.get("/work").get_data(as_text=True)
+    assert "13847700051" not in page and 'value="reveal"' in page
+    response = grid.post(f"/work/home-visits/{visit.id}", data={"csrf_token": _token(grid, "/work"), "action": "reveal"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'href="tel:13847700051"' in html
+    assert response.headers["Cache-Control"] == "no-store"
+    with hall.app_context():
+        entry = AuditEntry.select().where(AuditEntry.action == "personal_data.reveal").get()
+        assert (entry.actor, entry.entity) == ("taoli.grid", f"home_visit:{visit.id}")
+    # the township's appointment is not the grid agent's: 404, nothing revealed or recorded
+    outside = grid.post(f"/work/appointments/{appointment.id}", data={"csrf_token": _token(grid, "/work"),
+                                                                      "action": "reveal"})
+    assert outside.status_code == 404
+    with hall.app_context():
+        assert AuditEntry.select().where(AuditEntry.action == "personal_data.reveal").count() == 1

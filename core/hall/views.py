@@ -227,6 +227,27 @@ def home_visit():
 @work_bp.route("/work")
 @login_required
 def work_list():
+    return _work_page()
+
+
+def _reveal(record, kind):
+    """The audited reveal of one person's phone on the work list, so the
+    agent can call them; the page is answered at once and not cached."""
+    from .. import audit
+    from ..db import transaction
+
+    require("personal_data.reveal", record)
+    with transaction():
+        audit.record("personal_data.reveal", f"{kind}:{record.id}", actor=current_user.username,
+                     role=current_user.role, county_code=record.county_code, payload={"view": "work", "field": "phone"})
+    response = _work_page({(kind, record.id): record.phone()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _work_page(revealed=None):
+    from flask import make_response
+
     may_appointments = can(current_user, "appointment.manage")
     may_visits = can(current_user, "home_visit.handle")
     if not (may_appointments or may_visits):
@@ -246,8 +267,10 @@ def work_list():
     sites = {s.code: s for s in Site.select().where(Site.county_code == current_user.county_code)}
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == current_user.county_code)}
     groups = {g["code"]: g for g in special_groups(current_user.county_code)}
-    return render_template("hall/work.html", appointments=appointments, visits=visits, sites=sites, staff=staff,
-                           today=today, groups=groups, may_appointments=may_appointments, may_visits=may_visits)
+    return make_response(render_template(
+        "hall/work.html", appointments=appointments, visits=visits, sites=sites, staff=staff, today=today,
+        groups=groups, may_appointments=may_appointments, may_visits=may_visits, revealed=revealed or {},
+        may_reveal=can(current_user, "personal_data.reveal")))
 
 
 @work_bp.route("/work/appointments/<int:appointment_id>", methods=["POST"])
@@ -257,6 +280,8 @@ def appointment_action(appointment_id):
     found = scope.get_or_404(current_user, Appointment, appointment_id)
     require("appointment.manage", found)
     action = request.form.get("action") or ""
+    if action == "reveal":
+        return _reveal(found, "appointment")
     if action not in service.TRANSITIONS:
         abort(400)
     try:
@@ -277,6 +302,8 @@ def home_visit_action(visit_id):
     visit = scope.get_or_404(current_user, HomeVisit, visit_id)
     require("home_visit.handle", visit)
     action = request.form.get("action") or ""
+    if action == "reveal":
+        return _reveal(visit, "home_visit")
     try:
         if action == "schedule":
             day = _day_arg(request.form.get("visit_day"))
