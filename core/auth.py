@@ -464,6 +464,10 @@ def init_app(app):
     from .cases.track import bp as track_bp
 
     limiter.limit(conf.get("TRACK_RATE_LIMIT") or TRACK_RATE_LIMIT)(track_bp)
+    from .hall.views import bp as hall_bp
+
+    limiter.limit(conf.get("HALL_RATE_LIMIT") or "120/minute")(hall_bp)
+    limiter.limit(conf.get("HALL_POST_RATE_LIMIT") or "10/minute", methods=["POST"])(hall_bp)
     app.extensions["bangban_limiter"] = limiter
     app.register_error_handler(429, _rate_limited)
 

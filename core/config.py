@@ -38,6 +38,10 @@ SETTINGS = {
     "SESSION_ABSOLUTE_HOURS": (12, int),
     "SIGN_IN_RATE_LIMIT": ("10/minute", str),  # POSTs per IP on each sign-in/account form
     "TRACK_RATE_LIMIT": ("30/minute", str),  # per IP on the public /track/<number>
+    "TRACK_FAILURE_LIMIT": ("10/hour", str),  # failed receipt+phone lookups per IP
+    "TRACK_RECEIPT_LIMIT": ("5/hour", str),  # failed lookups of one receipt number, from anywhere: then locked
+    "HALL_RATE_LIMIT": ("120/minute", str),  # per IP on the public hall pages (directory, sites, booking)
+    "HALL_POST_RATE_LIMIT": ("10/minute", str),  # per IP on the public hall's forms (book, cancel, home visit)
     "TOTP_ISSUER": ("Bangban", str),
 }
 

@@ -46,6 +46,8 @@ CORE_PERMISSIONS = {
     "rating.export": _l("Export the ratings (Excel, JSON) and the rating ledger"),
     "rectification.manage": _l("Verify, rectify and call back bad ratings"),
     "rectification.appeal_decide": _l("Decide appeals against bad ratings"),
+    "appointment.manage": _l("See the appointments at the sites in scope; record a visit, a no-show or a cancellation"),
+    "home_visit.handle": _l("Take the home-visit requests of the villages in scope and record their outcome"),
     "ledger.read": _l("Read and export the ledger and the case API"),
     "personal_data.reveal": _l("Reveal personal data in full (audited)"),
     "catalog.manage": _l("Manage items, guides, departments and workflows"),

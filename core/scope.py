@@ -96,6 +96,20 @@ def site_or_404(user, code):
     return site
 
 
+def _area_condition(user, model):
+    """Rows of a table with ``region_code`` in the person's area: the
+    county for county-wide roles, else their township, village or group."""
+    info = role_info(user)
+    scope = info.get("scope", "own")
+    if scope in ("county", "department"):
+        return model.county_code == user.county_code
+    area = (user.region or "")[:9] if scope == "township" else (user.region or "")
+    if not area:
+        return model._meta.primary_key.is_null()
+    # a village agent sees the village and its groups; a group agent, the group
+    return (model.county_code == user.county_code) & model.region_code.startswith(area)
+
+
 def condition(user, model):
     """A peewee expression selecting the rows of ``model`` ``user`` may see."""
     from .cases.models import Case
@@ -110,6 +124,8 @@ def condition(user, model):
         return _region_condition(user, model)
     if model is MetadataRecord:
         return model.county_code.in_(["", user.county_code])
+    if getattr(model, "scope_by_region", False):  # appointments, home visits: by their region_code
+        return _area_condition(user, model)
     field = getattr(model, "county_code", None)
     return field == user.county_code if field is not None else nothing
 
@@ -122,7 +138,11 @@ def scoped(user, query, model=None):
 
 def in_scope(user, record) -> bool:
     """Whether one loaded record is in ``user``'s scope."""
+    from .models import MetadataRecord
+
     model = type(record)
+    if model is MetadataRecord:  # the rule of condition(), without a query (item pickers ask per item)
+        return _signed_in(user) and record.county_code in ("", user.county_code)
     pk = model._meta.primary_key
     return scoped(user, model.select(pk), model).where(pk == record._pk).exists()
 

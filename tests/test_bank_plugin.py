@@ -120,3 +120,40 @@ def test_partner_staff_files_only_bank_items_and_sees_only_their_cases(demo_app)
     assert teller.get(f"/cases/{own}").status_code == 200
     for other in others[:5]:
         assert teller.get(f"/cases/{other}").status_code == 404
+
+
+def _bank_items_of_the_pack(level):
+    """The 乌审旗 items a bank branch may take, read from the pack's YAML:
+    those listing the ``bank`` channel at the level."""
+    import yaml
+    from pathlib import Path
+
+    found = set()
+    for path in (Path(__file__).parent.parent / "metadata" / "wushen").glob("items_*.yaml"):
+        for item in yaml.safe_load(path.read_text("utf-8")).get("items", []):
+            if "bank" in item.get("channels", []) and level in item.get("levels", []):
+                found.add(item["code"])
+    return found
+
+
+def test_the_clerks_picker_lists_only_delegated_items_and_the_clerk_cannot_move_a_case(demo_app):
+    teller = _teller(demo_app)
+    expected = _bank_items_of_the_pack("township")
+    assert BANK_ITEM in expected and WINDOW_ITEM not in expected
+    listed = {i["code"] for i in teller.get("/api/items").get_json()}
+    assert len(expected) < 50 and listed == expected  # /api/items answers at most 50
+    picker = teller.get("/cases/new").get_data(as_text=True)
+    assert f'href="/cases/new/{BANK_ITEM}"' in picker and f'href="/cases/new/{WINDOW_ITEM}"' not in picker
+    assert set(re.findall(r'href="/cases/new/([^"?]+)"', picker)) == expected
+    response = teller.post(f"/cases/new/{BANK_ITEM}", data=_form(teller, BANK_ITEM))
+    assert response.status_code == 302
+    own = int(re.search(r"/cases/(\d+)/receipt", response.headers["Location"]).group(1))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', teller.get(f"/cases/{own}").get_data(as_text=True)).group(1)
+    with demo_app.app_context():
+        before = (Case.get_by_id(own).state, Case.get_by_id(own).updated_at)
+    # no request for more materials (one-time notice), no acceptance, no supply of materials
+    for path in (f"/cases/{own}/take/one_time_notice", f"/cases/{own}/take/accept", f"/cases/{own}/supply"):
+        assert teller.post(path, data={"csrf_token": token, "missing_materials": "户口簿", "note": "x"}).status_code == 403
+    with demo_app.app_context():
+        assert (Case.get_by_id(own).state, Case.get_by_id(own).updated_at) == before
+    assert teller.get("/work").status_code == 403

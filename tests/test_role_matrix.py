@@ -86,6 +86,11 @@ ROUTES = {
     "accounts.assessment_person": ("assessment.read",), "accounts.assessment_note": ("assessment.note",),
     "accounts.worklog": ("worklog.read",), "accounts.worklog_export": ("worklog.read",),
     "accounts.worklog_write": ("worklog.write",),
+    # the public hall (no account) and the staff work list
+    "hall.directory": "open", "hall.site_page": "open", "hall.book": "open", "hall.appointment": "open",
+    "hall.home_visit": "open", "hall.staff_photo": "open",
+    "work.work_list": ("appointment.manage", "home_visit.handle"),
+    "work.appointment_action": ("appointment.manage",), "work.home_visit_action": ("home_visit.handle",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -93,7 +98,7 @@ ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which
     "catalog_io": ("catalog.manage",), "meta_regions": ("site.manage",), "meta_sites": ("site.manage",),
     "meta_site_standards": ("site.manage",), "meta_rulesets": ("ruleset.manage",),
     "meta_roles": ("permission.manage",), "staff_admin": ("staff.manage", "account.manage", "permission.manage"),
-    "holiday_admin": ("calendar.manage",), "audit_admin": ("audit.read",), "plugin_settings": ("settings.manage",),
+    "holiday_admin": ("calendar.manage",), "meta_special_groups": ("ruleset.manage",), "audit_admin": ("audit.read",), "plugin_settings": ("settings.manage",),
 }
 
 
@@ -159,7 +164,7 @@ def _url_for_every_rule(app, case_id, rectification_id=1):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
             "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "rectification_id": rectification_id,
-            "assessment_id": 1, "staff_id": 1}
+            "assessment_id": 1, "staff_id": 1, "appointment_id": 1, "visit_id": 1}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -255,7 +260,8 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "accounts.staffing": "/staffing", "accounts.staffing_export": "/staffing/export.xlsx",
              "accounts.assessment": "/assessment", "accounts.assessment_export": "/assessment/export.xlsx",
              "accounts.assessment_person": f"/assessment/{helper.id}",
-             "accounts.worklog": "/worklog", "accounts.worklog_export": "/worklog/export.xlsx"}
+             "accounts.worklog": "/worklog", "accounts.worklog_export": "/worklog/export.xlsx",
+             "work.work_list": "/work"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -383,6 +383,7 @@ KIND_VIEWS = [
     ("sites", "site.manage", _l("Sites"), _l("Sites")),
     ("site_standards", "site.manage", _l("Site standards"), _l("Sites")),
     ("rulesets", "ruleset.manage", _l("Rule sets"), _l("Sites")),
+    ("special_groups", "ruleset.manage", _l("Special groups (green channel)"), _l("Sites")),
     ("roles", "permission.manage", _l("Roles and duties"), _l("Staff")),
 ]
 

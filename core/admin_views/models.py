@@ -140,6 +140,15 @@ class StaffForm(AdminForm):
     covers = wtf.SelectField(_l("B post: covers the window of"), coerce=lambda v: int(v) if v else None,
                              validate_choice=False)  # checked in on_model_change (same county)
     password = wtf.PasswordField(_l("New password (leave empty to keep)"))
+    photo = wtf.FileField(_l("Photo for the staff board (JPEG, PNG or WebP; scaled, metadata removed)"))
+
+    def populate_obj(self, obj):
+        photo = self._fields.pop("photo", None)  # not a column: stored by StaffView._store_photo
+        try:
+            super().populate_obj(obj)
+        finally:
+            if photo is not None:
+                self._fields["photo"] = photo
 
 
 class StaffView(SecureModelView):
@@ -198,6 +207,7 @@ class StaffView(SecureModelView):
         if model.covers_id and (model.covers_id == model.id or Staff.get_or_none(
                 (Staff.id == model.covers_id) & (Staff.county_code == current_user.county_code)) is None):
             raise ValueError(_("A B post covers another staff member of this county."))
+        self._store_photo(form, model)
         if form.password.data:
             from .. import passwords
             from ..passwords import MUST_CHANGE
@@ -211,6 +221,20 @@ class StaffView(SecureModelView):
             model.password_changed_at = MUST_CHANGE
         elif is_created:
             raise ValueError(_("A new account needs a password."))
+
+    def _store_photo(self, form, model):
+        """A photo uploaded for the public staff board (挂牌公示): decoded,
+        scaled and re-encoded without metadata (core.hall.photos)."""
+        upload = getattr(form, "photo", None) and form.photo.data
+        if not upload or not getattr(upload, "filename", ""):
+            return
+        from ..hall import photos
+
+        try:
+            name = photos.store(upload.read())
+        except photos.PhotoError as exc:
+            raise ValueError(str(exc)) from None
+        model.profile = {**(model.profile or {}), "photo_file": name}
 
     def _check_grant(self, model, is_created):
         """Refuse (403) what 三员分立 forbids; remember the old role for the audit."""

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = (
     "core.builtins.operations",  # backup, restore, transfer, keys, periodic jobs, /-/health, request logs
     "core.builtins.ratings",     # 好差评: ratings, the handling of 差评, the rating ledger
     "core.builtins.compliance",  # compliance criteria; the accounts: self-assessment, staffing, 考核, work log
+    "core.builtins.hall",        # the public hall: site directory, appointments, home visits; green channel
 )
 
 

@@ -65,6 +65,7 @@ class Case(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     finished_on = peewee.DateField(null=True)
+    green_channel = peewee.CharField(max_length=40, null=True)  # 绿色通道: the special group (metadata), or None
 
     # personal data: stored encrypted, shown masked, revealed on purpose
     def id_number(self):

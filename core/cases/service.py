@@ -160,6 +160,7 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
             applicant_phone=personal.encrypt(data["applicant_phone"], "cases.applicant_phone"),
             applicant_id_hash=personal.id_hash(data["applicant_id_number"]),
             applicant_phone_hash=personal.phone_hash(data["applicant_phone"]),
+            green_channel=data.get("green_channel") or None,
             data=personal.protect_mapping({k: v for k, v in data.items() if not k.startswith("material_")},
                                           "cases.data"))
         Commission.create(county_code=case.county_code, case=case,
@@ -167,7 +168,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
                                                              "commission.principal"),
                           materials=materials, powers=POWERS, created_by=user.id)
         _event(case, user, "apply", None)
-        _audit(case, user, "case.create", {"item": item["code"], "version": item_record.version})
+        _audit(case, user, "case.create", {"item": item["code"], "version": item_record.version,
+                                           **({"green_channel": case.green_channel} if case.green_channel else {})})
         _pm().hook.case_created(case=case, item=item, actor=user, data=case.data)
     _committed(case, "apply", None, user)
     return case

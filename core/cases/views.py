@@ -151,6 +151,7 @@ def api_item_form(code):
     record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         abort(404)
+    require("case.create", record)
     spec, _schema, _divisions, _key = compiled_form(record, current_user, _lang())
     return jsonify({**spec, "version": record.version})
 
@@ -162,6 +163,7 @@ def new_case(code):
     record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         abort(404)
+    require("case.create", record)
     spec, schema, divisions, form_key = compiled_form(record, current_user, _lang())
     values, errors = {}, {}
     if len(current_user.region or "") >= 12:
@@ -214,7 +216,8 @@ def list_cases():
     if request.args.get("mine"):
         query = query.where((Case.owner == current_user.id) | (Case.assignee == current_user.id) | Case.id.in_(
             Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
-    cases = list(query.order_by(Case.id.desc()).limit(200))
+    # the green channel (绿色通道) first, then the newest
+    cases = list(query.order_by(Case.green_channel.is_null(), Case.id.desc()).limit(200))
     total = scope.count_cases(current_user)
     if drilled:
         total = query.count()

@@ -320,6 +320,8 @@ class SiteSchema(Strict):
     phone = fields.String()
     hours = Text()
     sessions = fields.List(fields.Nested(lambda: SessionSchema()))  # structured opening hours
+    slot_minutes = fields.Integer(validate=validate.Range(min=5, max=240))  # appointment slot length (default 30)
+    capacity = fields.Integer(validate=validate.Range(min=1, max=50))  # appointments per slot (default 1)
     items = codes()
     equipment = fields.List(Text())
     zones = fields.List(Text())  # functional zones (咨询引导区, 综合受理区 …)
@@ -338,6 +340,16 @@ class SessionSchema(Strict):
     end = fields.String(required=True, validate=TIME)
     kind = fields.String(validate=validate.OneOf(("regular", "extended", "appointment")))
     capacity = fields.Integer(validate=validate.Range(min=1))  # appointments per slot
+
+
+class SpecialGroupSchema(Strict):
+    """A special group served through the green channel (绿色通道): 80 and
+    over, disabled, seriously ill, pregnant … A case filed for one jumps
+    the queue on every work list."""
+
+    code = fields.String(required=True, validate=CODE)
+    name = Text(required=True)
+    note = Text()
 
 
 class StaffSchema(Strict):
@@ -433,6 +445,7 @@ BUILTIN_KINDS = {
     "sites": (SiteSchema, "code"),
     "staff": (StaffSchema, "username"),
     "workflows": (WorkflowSchema, "code"),
+    "special_groups": (SpecialGroupSchema, "code"),
 }
 
 #: (kind, dotted field path, target kind) checked after merging.
