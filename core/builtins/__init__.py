@@ -17,6 +17,7 @@ DEFAULT_PLUGINS = (
     "core.builtins.registries",  # intake channels, site kinds, languages
     "core.builtins.metrics",     # on_time_rate, rating_coverage, satisfaction, online_rate
     "core.builtins.compliance",  # the compliance criteria computed from a site's data
+    "core.builtins.channels",    # the token API, OpenAPI, the outbox and its targets
 )
 
 
