@@ -162,7 +162,7 @@ def enqueue(target: str, topic: str, payload: dict, county_code: str, key: str |
     key = key or f"{target}:{topic}:{secrets.token_hex(12)}"
     inserted = (OutboxMessage.insert(county_code=county_code, target=target, topic=topic, payload=payload,
                                      idempotency_key=key[:120], next_attempt_at=utcnow())
-                .on_conflict_ignore().execute())
+                .on_conflict_ignore().as_rowcount().execute())
     return OutboxMessage.get_or_none(OutboxMessage.idempotency_key == key[:120]) if inserted else None
 
 
@@ -235,7 +235,7 @@ def _settle(message, worker, **fields):
 def deliver(message: OutboxMessage, worker: str, now=None, max_attempts: int | None = None) -> str:
     """Send one claimed message; returns its new state."""
     now = now or utcnow()
-    max_attempts = max_attempts or _max_attempts()
+    max_attempts = max_attempts or MAX_ATTEMPTS
     target = targets().get(message.target)
     try:
         if target is None:
@@ -252,29 +252,22 @@ def deliver(message: OutboxMessage, worker: str, now=None, max_attempts: int | N
     return "delivered"
 
 
-def _max_attempts():
-    try:
-        return int(current_app.config["BANGBAN"].get("OUTBOX_MAX_ATTEMPTS") or MAX_ATTEMPTS)
-    except (KeyError, RuntimeError, TypeError, ValueError):
-        return MAX_ATTEMPTS
-
-
-def run_once(limit: int = 50, now=None, worker: str | None = None) -> dict:
+def run_once(limit: int = 50, now=None, worker: str | None = None, max_attempts: int | None = None) -> dict:
     """One round: claim what is due and send it. Safe to run in several
     processes at once. Returns ``{"delivered": n, "retry": n, "dead": n}``."""
     worker = worker or secrets.token_hex(8)
     counts = {"delivered": 0, "retry": 0, "dead": 0}
     for message in claim(worker, limit, now):
-        state = deliver(message, worker, now)
+        state = deliver(message, worker, now, max_attempts)
         counts["retry" if state == "pending" else state] += 1
     return counts
 
 
-def run(limit: int = 50, rounds: int = 100, now=None) -> dict:
+def run(limit: int = 50, rounds: int = 100, now=None, max_attempts: int | None = None) -> dict:
     """Rounds of :func:`run_once` until nothing is due (at most ``rounds``)."""
     total = {"delivered": 0, "retry": 0, "dead": 0}
     for _ in range(rounds):
-        counts = run_once(limit, now)
+        counts = run_once(limit, now, max_attempts=max_attempts)
         for key, value in counts.items():
             total[key] += value
         if not any(counts.values()):

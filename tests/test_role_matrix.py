@@ -64,6 +64,9 @@ ROUTES = {
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
     "admin.index": ("admin",),
+    "api.me": "open", "api.openapi": "open", "api.docs": "open",
+    "api.file_case": ("case.create",), "api.case_steps": CASE,
+    "api.take_step": "transition",  # every transition, through the API too (tests/test_api.py)
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -72,6 +75,7 @@ ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which
     "meta_site_standards": ("site.manage",), "meta_rulesets": ("ruleset.manage",),
     "meta_roles": ("permission.manage",), "staff_admin": ("staff.manage", "account.manage", "permission.manage"),
     "holiday_admin": ("calendar.manage",), "audit_admin": ("audit.read",), "plugin_settings": ("settings.manage",),
+    "api_tokens": ("api_token.manage",), "outbox_admin": ("outbox.manage",),
 }
 
 
@@ -128,7 +132,7 @@ def _noticed_case(app, items, helper):
 def _url_for_every_rule(app, case_id):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x"}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "token_id": 1, "message_id": 1}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -204,7 +208,8 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "cases.notice": f"/cases/{case_id}/notice/one_time", "cases.commission": f"/cases/{case_id}/commission",
              "cases.handover": "/handover", "ledger.api_cases": "/api/cases", "ledger.api_count": "/api/cases/count",
              "ledger.api_case": f"/api/cases/{case_id}", "ledger.export_csv": "/cases/export.csv",
-             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/"}
+             "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/",
+             "api.case_steps": f"/api/cases/{case_id}/steps"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -12,10 +12,13 @@ from flask_babel import lazy_gettext as _l
 from ..hookspecs import hookimpl
 
 TARGETS = {
-    "one_network": (_l("One-network platform (comprehensive window)"), ("case.accepted",)),
-    "haochaping": (_l("好差评 system"), ("rating.recorded",)),
-    "sms": (_l("SMS gateway"), ("sms.accepted", "sms.completed", "sms.rating_invitation", "sms.code")),
+    "one_network": ({"zh": "一网通办平台（综合窗口）", "mn": "一网通办平台（综合窗口）",
+                     "en": "One-network platform (comprehensive window)"}, ("case.accepted",)),
+    "haochaping": ({"zh": "好差评系统", "mn": "好差评系统", "en": "好差评 (rating) system"}, ("rating.recorded",)),
+    "sms": ({"zh": "短信网关", "mn": "短信网关", "en": "SMS gateway"},
+            ("sms.accepted", "sms.completed", "sms.rating_invitation", "sms.code")),
 }
+SETTING_WORDS = {"url": {"zh": "地址", "mn": "地址", "en": "URL"}, "key": {"zh": "密钥", "mn": "密钥", "en": "key"}}
 #: transition code -> SMS topic sent to the applicant
 SMS_ON = {"accept": "sms.accepted", "tolerant_accept": "sms.accepted", "complete": "sms.completed",
           "finish_instant": "sms.completed", "archive": "sms.rating_invitation"}
@@ -31,8 +34,9 @@ def register_permissions(register):
 @hookimpl
 def register_plugin_settings(register):
     for code, (label, _topics) in TARGETS.items():
-        register(f"{code}_url", default="", label=label, type="text")
-        register(f"{code}_key", default="", label=label, type="text")
+        for name, word in SETTING_WORDS.items():
+            register(f"{code}_{name}", default="", type="text",
+                     label={lang: f"{text} · {word[lang]}" for lang, text in label.items()})
 
 
 def _send_sms(message):
