@@ -259,8 +259,8 @@ def _bad(message, errors=None, status=400):
 def file_case(code):
     from .cases.views import _lang, compiled_form, current_item, is_offered
 
-    require("case.create")
     _check_csrf()
+    require("case.create")
     record = current_item(code, current_user)
     if record is None or not is_offered(record.content, current_user):
         return _bad(_("Not found"), status=404)
@@ -302,12 +302,12 @@ def case_steps(case_id):
 @bp.route("/api/cases/<int:case_id>/steps/<code>", methods=["POST"])
 @login_required
 def take_step(case_id, code):
+    _check_csrf()
     case = scope.case_or_404(current_user, case_id)
     transition = wf.load(case.workflow).transitions.get(code)
     if transition is None:
         return _bad(_("Not found"), status=404)
     require(transition.permission, case)
-    _check_csrf()
     body = request.get_json(silent=True) if request.mimetype == "application/json" else None
     if body is None and request.content_length:
         return _bad(_("Send the step's inputs as a JSON object."))

@@ -183,7 +183,8 @@ def http_post(url: str, key: str | None, message: OutboxMessage, *, timeout: flo
         headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310 - http(s) checked above
+        # the scheme is checked above: http(s) only, never file:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec B310
             response.read()
             status = response.status
     except urllib.error.HTTPError as exc:

@@ -71,6 +71,25 @@ def _region_condition(user, model):
     return (model.county_code == user.county_code) & model.code.startswith(area)
 
 
+def _area_condition(user, model):
+    """Records placed in a township and village (``township_code``,
+    ``village_code``; a model says ``AREA_SCOPED = True``), e.g. online
+    requests: county-wide roles see the county's, township roles their
+    township's, village roles their village's; roles scoped to a department
+    or to their own cases see none."""
+    info = role_info(user)
+    region = user.region or ""
+    county = model.county_code == user.county_code
+    scope = info.get("scope", "own")
+    if scope == "county":
+        return county
+    if scope == "township":
+        return county & (model.township_code == region[:9])
+    if scope == "village" and len(region) >= 12:
+        return county & (model.village_code == region[:12])
+    return model._meta.primary_key.is_null()
+
+
 def condition(user, model):
     """A peewee expression selecting the rows of ``model`` ``user`` may see."""
     from .cases.models import Case
@@ -85,6 +104,8 @@ def condition(user, model):
         return _region_condition(user, model)
     if model is MetadataRecord:
         return model.county_code.in_(["", user.county_code])
+    if getattr(model, "AREA_SCOPED", False):
+        return _area_condition(user, model)
     field = getattr(model, "county_code", None)
     return field == user.county_code if field is not None else nothing
 

@@ -306,3 +306,31 @@ def test_built_in_targets_get_accepted_cases_ratings_and_sms_without_names(demo_
     assert rating["topic"] == "rating.recorded"
     assert rating["payload"]["rating"] == 2 and rating["payload"]["comment"] == "等太久"
     assert rating["payload"]["case_number"] == case.number
+
+
+def test_the_outbox_command_and_the_outbox_job_deliver(flaky_app, receiver):
+    from click.testing import CliRunner
+
+    from core import cli as climod
+    from core import registry
+
+    sink = receiver()
+    with flaky_app.app_context():
+        _set("flaky_test", "flaky_url", sink.url)
+    keys = _enqueue(flaky_app, 3)
+    pm = flaky_app.extensions["bangban"].pm
+    if "outbox" not in climod.cli.commands:
+        pm.hook.register_commands(cli=climod.cli)
+    ctx = climod.Context()
+    ctx._app, ctx._pm = flaky_app, pm
+    out = CliRunner().invoke(climod.cli, ["outbox", "run"], obj=ctx)
+    assert out.exit_code == 0 and "delivered=3" in out.output, out.output
+    assert CliRunner().invoke(climod.cli, ["outbox", "status"], obj=ctx).output.split() == [
+        "pending=0", "delivered=3", "dead=0"]
+    assert sorted(k for k, _b in sink.requests) == sorted(keys)
+    more = _enqueue(flaky_app, 2)
+    job = registry.jobs(pm)["outbox"]
+    assert registry.owner("jobs", "outbox", pm) == "core.channels" and job["every"] == 60
+    with flaky_app.app_context():
+        assert job["run"](flaky_app)["delivered"] == 2
+    assert sorted(k for k, _b in sink.requests) == sorted(keys + more)

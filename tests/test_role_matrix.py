@@ -67,6 +67,8 @@ ROUTES = {
     "api.me": "open", "api.openapi": "open", "api.docs": "open",
     "api.file_case": ("case.create",), "api.case_steps": CASE,
     "api.take_step": "transition",  # every transition, through the API too (tests/test_api.py)
+    "online.apply": "open", "online.list_requests": ("online_request.handle",),
+    "online.called": ("online_request.handle",), "online.file_case": ("online_request.handle",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -132,7 +134,8 @@ def _noticed_case(app, items, helper):
 def _url_for_every_rule(app, case_id):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
-            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "token_id": 1, "message_id": 1}
+            "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "token_id": 1, "message_id": 1,
+            "request_id": 1, "county": "150626"}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -209,7 +212,7 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "cases.handover": "/handover", "ledger.api_cases": "/api/cases", "ledger.api_count": "/api/cases/count",
              "ledger.api_case": f"/api/cases/{case_id}", "ledger.export_csv": "/cases/export.csv",
              "ledger.export_xlsx": "/cases/export.xlsx", "admin.index": "/admin/",
-             "api.case_steps": f"/api/cases/{case_id}/steps"}
+             "api.case_steps": f"/api/cases/{case_id}/steps", "online.list_requests": "/requests"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -29,6 +29,7 @@ ACCEPTED = ("accept", "tolerant_accept")
 def register_permissions(register):
     register("api_token.manage", _l("Issue and revoke API tokens for devices"))
     register("outbox.manage", _l("Inspect the outbox and send messages again"))
+    register("online_request.handle", _l("Call back online requests and file cases from them"))
 
 
 @hookimpl
@@ -48,7 +49,9 @@ def _send_sms(message):
         raise outbox.DeliveryError("no URL is set for target 'sms'")
     payload = dict(message.payload)
     phone = personal.decrypt(payload.pop("phone_enc", None), payload.pop("phone_context", "outbox.phone"))
-    body = {"topic": message.topic, "phone": phone, "params": payload}
+    params = {k: v for k, v in payload.items() if not k.endswith("_enc")}
+    params.update({k[:-4]: personal.decrypt(v, f"outbox.{k[:-4]}") for k, v in payload.items() if k.endswith("_enc")})
+    body = {"topic": message.topic, "phone": phone, "params": params}
     return outbox.http_post(url, outbox.setting(outbox.targets()["sms"], "key", message.county_code), message,
                             body=body)
 
@@ -139,8 +142,10 @@ def register_commands(cli):
 @hookimpl
 def register_blueprints(register):
     from ..api import bp
+    from ..online_views import bp as online_bp
 
     register(bp)
+    register(online_bp)
 
 
 @hookimpl
@@ -150,3 +155,16 @@ def register_admin_views(register):
     register(ApiTokenView(name=_l("API tokens"), category=_l("Staff"), endpoint="api_tokens",
                           url="/admin/api-tokens"))
     register(OutboxView(name=_l("Outbox"), category=_l("Settings"), endpoint="outbox_admin", url="/admin/outbox"))
+
+
+@hookimpl
+def menu_links():
+    from flask import url_for
+    from flask_babel import gettext as _
+    from flask_login import current_user
+
+    from ..permissions import can
+
+    if can(current_user, "online_request.handle"):
+        return [{"href": url_for("online.list_requests"), "label": _("Online requests")}]
+    return []
