@@ -3,8 +3,9 @@
 A token is issued to one staff member in the back office and acts as that
 staff member, no more: the same role, permissions and scope as their
 cookie session (:func:`core.permissions.can`, :mod:`core.scope`). It is
-shown once when issued; only its SHA-256 is stored. Issuing, revoking and
-refusing are audited. Tokens are accepted under ``/api/`` only, never for
+shown once when issued; only its SHA-256 is stored. Issuing and revoking
+are audited (and so is every change made with a token, as the staff
+member's); ``last_used`` says when it was last seen. Tokens are accepted under ``/api/`` only, never for
 the back office, and are not issued to administrator roles (those sign in
 with a second factor). A bearer request needs no CSRF token (no cookie is
 involved); a cookie request still does.
