@@ -327,3 +327,15 @@ def register_staffing_checks(register):
     "place": text, "need": text, "have": number, "fill": text}`` (``fill``
     says who should fill the gap). All results are used; a code
     registered twice is an error."""
+def register_outbox_targets(register):
+    """Fires when the outbox's targets are listed (:mod:`core.outbox`:
+    ``enqueue``, the worker, the back office). Call ``register(code,
+    label=…, topics=("case.accepted", …), send=fn, enabled=fn)`` for each
+    system messages go to. ``send(message)`` delivers one
+    :class:`core.outbox.OutboxMessage` and raises on failure; without it
+    the message is POSTed as JSON to the URL of the registering plugin's
+    setting ``<code>_url`` with the bearer key of ``<code>_key`` (declare
+    both with ``register_plugin_settings``) and its ``Idempotency-Key``.
+    ``enabled(county_code)`` says whether a county sends to the target
+    (default: the URL is set). All results are used; a code registered
+    twice is an error naming both plugins."""

@@ -97,8 +97,10 @@ def site_or_404(user, code):
 
 
 def _area_condition(user, model):
-    """Rows of a table with ``region_code`` in the person's area: the
-    county for county-wide roles, else their township, village or group."""
+    """Rows of a table placed in the area (a model says ``scope_by_region =
+    True``): the county for county-wide roles, else their township, village
+    or group. The place is the row's ``region_code`` (appointments, home
+    visits), or its ``township_code``/``village_code`` (online requests)."""
     info = role_info(user)
     scope = info.get("scope", "own")
     if scope in ("county", "department"):
@@ -106,8 +108,13 @@ def _area_condition(user, model):
     area = (user.region or "")[:9] if scope == "township" else (user.region or "")
     if not area:
         return model._meta.primary_key.is_null()
-    # a village agent sees the village and its groups; a group agent, the group
-    return (model.county_code == user.county_code) & model.region_code.startswith(area)
+    county = model.county_code == user.county_code
+    if hasattr(model, "region_code"):
+        # a village agent sees the village and its groups; a group agent, the group
+        return county & model.region_code.startswith(area)
+    if len(area) == 9:
+        return county & (model.township_code == area)
+    return county & (model.village_code == area[:12])
 
 
 def condition(user, model):

@@ -91,6 +91,11 @@ ROUTES = {
     "hall.home_visit": "open", "hall.staff_photo": "open",
     "work.work_list": ("appointment.manage", "home_visit.handle"),
     "work.appointment_action": ("appointment.manage",), "work.home_visit_action": ("home_visit.handle",),
+    "api.me": "open", "api.openapi": "open", "api.docs": "open",
+    "api.file_case": ("case.create",), "api.case_steps": CASE,
+    "api.take_step": "transition",  # every transition, through the API too (tests/test_api.py)
+    "online.apply": "open", "online.list_requests": ("online_request.handle",),
+    "online.called": ("online_request.handle",), "online.file_case": ("online_request.handle",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
@@ -99,6 +104,7 @@ ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which
     "meta_site_standards": ("site.manage",), "meta_rulesets": ("ruleset.manage",),
     "meta_roles": ("permission.manage",), "staff_admin": ("staff.manage", "account.manage", "permission.manage"),
     "holiday_admin": ("calendar.manage",), "meta_special_groups": ("ruleset.manage",), "audit_admin": ("audit.read",), "plugin_settings": ("settings.manage",),
+    "api_tokens": ("api_token.manage",), "outbox_admin": ("outbox.manage",),
 }
 
 
@@ -164,7 +170,8 @@ def _url_for_every_rule(app, case_id, rectification_id=1):
     """Each rule of the URL map with its arguments filled."""
     args = {"case_id": case_id, "code": "x", "kind": "one_time", "number": "x", "key": "x", "export_type": "csv",
             "job": "x", "filename": "x", "sha256": "0" * 64, "token": "x", "rectification_id": rectification_id,
-            "assessment_id": 1, "staff_id": 1, "appointment_id": 1, "visit_id": 1}
+            "assessment_id": 1, "staff_id": 1, "appointment_id": 1, "visit_id": 1, "token_id": 1, "message_id": 1,
+            "request_id": 1, "county": "150626"}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.endswith("static"):
@@ -261,7 +268,8 @@ def test_every_role_with_the_permission_gets_the_page(world):
              "accounts.assessment": "/assessment", "accounts.assessment_export": "/assessment/export.xlsx",
              "accounts.assessment_person": f"/assessment/{helper.id}",
              "accounts.worklog": "/worklog", "accounts.worklog_export": "/worklog/export.xlsx",
-             "work.work_list": "/work"}
+             "work.work_list": "/work",
+             "api.case_steps": f"/api/cases/{case_id}/steps", "online.list_requests": "/requests"}
     pages.update({f"{view}.index": f"/admin/{view}/" for view in ADMIN_VIEWS})
     urls = {rule.endpoint.split(".")[0]: rule.rule for rule in app.url_map.iter_rules()
             if rule.endpoint.endswith((".index_view", ".index")) and rule.endpoint.split(".")[0] in ADMIN_VIEWS}

@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "core.builtins.ratings",     # 好差评: ratings, the handling of 差评, the rating ledger
     "core.builtins.compliance",  # compliance criteria; the accounts: self-assessment, staffing, 考核, work log
     "core.builtins.hall",        # the public hall: site directory, appointments, home visits; green channel
+    "core.builtins.channels",    # the token API, OpenAPI, the outbox and its targets
 )
 
 
