@@ -201,10 +201,23 @@ def localized(value, locale=None):
     (a plain string or ``{zh, mn, en}``); fall back to Chinese."""
     if value is None:
         return ""
+    lang = _short(str(locale or get_locale() or "zh"))
+    overrides = text_overrides().get(lang)
+    if overrides:  # a reviewer's correction, live before it is exported to the packs
+        zh = value if isinstance(value, str) else value.get("zh")
+        if zh in overrides:
+            return overrides[zh]
     if isinstance(value, str):
         return value
-    lang = _short(str(locale or get_locale() or "zh"))
     return value.get(lang) or value.get("zh") or next(iter(value.values()), "")
+
+
+def text_overrides() -> dict:
+    """``{lang: {Chinese text: text}}``: corrections of metadata texts that
+    a plugin (the translation review) applies before they reach the packs."""
+    if has_app_context():
+        return current_app.extensions.setdefault("bangban_text_overrides", {})
+    return {}
 
 
 #: Every code vocabulary that is not metadata: kind -> code -> lazy label.

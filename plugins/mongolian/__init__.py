@@ -17,6 +17,8 @@ reviewed is recorded in ``review.yaml`` (:mod:`plugins.mongolian.review`).
 """
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 from core.hookspecs import hookimpl
 
 from .menksoft import to_unicode
@@ -51,3 +53,51 @@ def translation_dirs():
 @hookimpl
 def static_dirs():
     return HERE / "static"
+
+
+@hookimpl
+def template_dirs():
+    return HERE / "templates"
+
+
+@hookimpl
+def register_metadata_packs(register):
+    register(HERE / "metadata")  # the translator role (翻译审校员), which may review translations
+
+
+@hookimpl
+def register_permissions(register):
+    register("translation.review", _l("Review and correct translations"))
+
+
+@hookimpl
+def register_blueprints(register):
+    from .views import bp
+
+    register(bp)
+
+
+@hookimpl
+def menu_links(request):
+    from flask import url_for
+    from flask_login import current_user
+
+    from core.permissions import can
+
+    if current_user.is_authenticated and can(current_user, "translation.review"):
+        return [{"href": url_for("translations.index"), "label": _l("Translation review")}]
+    return []
+
+
+@hookimpl
+def startup(app):
+    from .live import install
+
+    install(app)
+
+
+@hookimpl
+def register_commands(cli):
+    from .commands import translations
+
+    cli.add_command(translations)
