@@ -56,7 +56,10 @@ def export_command(ctx):
                f"newly reviewed: {written['reviewed']}")
 
 
-def export(pm) -> dict:
+def export(pm, pack_dirs=None, catalog_dir=None, review_file=None) -> dict:
+    """Write the newest corrections into the catalogs (``catalog_dir``,
+    default the plugin's), the packs (``pack_dirs``, default every
+    registered one) and the review registry (``review_file``)."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import write_po
 
@@ -69,7 +72,7 @@ def export(pm) -> dict:
     fixes = {key: row for (source, key), row in latest.items() if source == "catalog"}
     if fixes:
         for domain in review.DOMAINS:
-            po = review.CATALOG_DIR / f"{domain}.po"
+            po = Path(catalog_dir or review.CATALOG_DIR) / f"{domain}.po"
             catalog = review.read_catalog(po)
             changed = False
             for message in catalog:
@@ -91,10 +94,11 @@ def export(pm) -> dict:
                     write_mo(fh, catalog)
     texts = {key: row.text for (source, key), row in latest.items() if source == "metadata"}
     if texts:
-        for pack in _pack_dirs(pm):
+        for pack in (pack_dirs if pack_dirs is not None else _pack_dirs(pm)):
             for file in sorted(Path(pack).glob("*.yaml")):
                 if file.name != "pack.yaml":
                     done["metadata"] += set_texts(file, texts, lang="mn")
         done["reviewed"] = review.mark_reviewed(
-            [(key, row.text) for (source, key), row in latest.items() if source == "metadata" and row.reviewed])
+            [(key, row.text) for (source, key), row in latest.items() if source == "metadata" and row.reviewed],
+            path=review_file or review.REVIEW_FILE)
     return done
