@@ -64,6 +64,7 @@ ROUTES = {
     "ledger.api_cases": ("ledger.read",), "ledger.api_count": ("ledger.read",), "ledger.api_case": ("ledger.read",),
     "ledger.export_csv": ("ledger.read",), "ledger.export_xlsx": ("ledger.read",),
     "admin.index": ("admin",),
+    "translations.index": ("translation.review",), "translations.correct": ("translation.review",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),

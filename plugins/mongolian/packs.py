@@ -73,7 +73,11 @@ def set_texts(path, mapping: dict, lang="mn") -> int:
         return 0
     lines = source.split("\n")
     edits = []  # (start_line, start_col, end_line, end_col, replacement) on the original text
+    seen = set()  # a node reached again through a YAML alias (*anchor) is the same text
     for _key, node in _texts(root):
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             zh = node.value
             if zh not in mapping:
