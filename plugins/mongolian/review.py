@@ -88,6 +88,48 @@ def pack_texts(paths, skip_kinds=("staff",)):
                         yield kind, text
 
 
+#: The terms a person reads on the item picker, the commission form, the
+#: guide's headings, the site directory and the back office: these must all
+#: have Mongolian (guide *texts* — conditions, materials, samples — are
+#: counted but not yet required).
+TERMS = {
+    "items": ("name", "category", "fields[].label", "fields[].options[].label"),
+    "departments": ("name",), "regions": ("name",), "sites": ("name",), "roles": ("name",), "rulesets": ("name",),
+    "workflows": ("name", "states[].name", "transitions[].name"),
+    "guide_fields": ("name", "elements[].label", "applicant_fields[].label", "applicant_fields[].help",
+                     "applicant_fields[].options[].label"),
+    "site_standards": ("name", "requirements[].name", "requirements[].category"),
+}
+
+
+def _at(data, dotted):
+    values = [data]
+    for part in dotted.split("."):
+        many = part.endswith("[]")
+        name = part[:-2] if many else part
+        nxt = []
+        for v in values:
+            if isinstance(v, dict) and v.get(name) is not None:
+                nxt.extend(v[name] if many else [v[name]])
+        values = nxt
+    return values
+
+
+def pack_terms(paths):
+    """``(kind, path, text)`` of every term (:data:`TERMS`) in the packs."""
+    for pack in paths:
+        for file in sorted(Path(pack).glob("*.yaml")):
+            if file.name == "pack.yaml":
+                continue
+            doc = yaml.safe_load(file.read_text("utf-8")) or {}
+            for kind, entries in doc.items():
+                for entry in (entries if kind in TERMS and isinstance(entries, list) else ()):
+                    for dotted in TERMS[kind]:
+                        for text in _at(entry, dotted):
+                            if isinstance(text, (str, dict)):
+                                yield kind, dotted, text
+
+
 def _as_dict(text):
     return {"zh": text} if isinstance(text, str) else text
 
