@@ -88,12 +88,12 @@ def pack_texts(paths, skip_kinds=("staff",)):
                         yield kind, text
 
 
-#: The terms a person reads on the item picker, the commission form, the
+#: The terms a person reads on the item picker, the commission form (materials included), the
 #: guide's headings, the site directory and the back office: these must all
 #: have Mongolian (guide *texts* — conditions, materials, samples — are
 #: counted but not yet required).
 TERMS = {
-    "items": ("name", "category", "fields[].label", "fields[].options[].label"),
+    "items": ("name", "category", "materials[].name", "fields[].label", "fields[].options[].label"),
     "departments": ("name",), "regions": ("name",), "sites": ("name",), "roles": ("name",), "rulesets": ("name",),
     "workflows": ("name", "states[].name", "transitions[].name"),
     "guide_fields": ("name", "elements[].label", "applicant_fields[].label", "applicant_fields[].help",
