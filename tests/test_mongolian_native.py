@@ -12,7 +12,6 @@ import yaml
 
 from core.i18n import format_date
 from core.models import AuditEntry, Staff
-from core.passwords import hash_password
 from plugins.mongolian import review
 from plugins.mongolian.menksoft import to_unicode
 from plugins.mongolian.models import TranslationCorrection
@@ -110,20 +109,15 @@ def test_items_are_found_by_their_mongolian_name_even_typed_with_menksoft(demo_a
             assert name in html
 
 
-def _translator(app):
-    with app.app_context():
-        Staff.create(username="county.translator", name="审校员", role="translator", region="150626",
-                     county_code="150626", password_hash=hash_password("Bangban@2026"))
-
-
 def _post(client, **data):
     data = {"csrf_token": csrf_token(client, "/translations/"), "show": "all", **data}
     return client.post("/translations/", data=data)
 
 
 def test_review_page_corrects_versions_audits_and_shows_at_once(demo_app, tmp_path):
-    _translator(demo_app)
     client = demo_app.test_client()
+    with demo_app.app_context():  # the demo's translator (plugins/mongolian/metadata_demo)
+        assert Staff.get(Staff.username == "county.translator").role == "translator"
     assert sign_in(client, "county.translator").status_code == 302
     name = _mn_names("失业登记")["150626-rsj-013"]
     page = client.get("/translations/", query_string={"source": "metadata", "show": "all", "q": "失业登记"})

@@ -66,6 +66,12 @@ def register_metadata_packs(register):
 
 
 @hookimpl
+def register_demo_packs(register):
+    # 乌审旗's translator; the demo of a county is loaded with its region plugin (wushen)
+    register(HERE / "metadata_demo", county="150626")
+
+
+@hookimpl
 def register_permissions(register):
     register("translation.review", _l("Review and correct translations"))
 
