@@ -18,8 +18,11 @@ import yaml
 #: keys whose value is a text (``{zh, mn, en}`` or a Chinese string)
 TEXT_KEYS = {"name", "label", "legal_basis", "conditions", "fee", "result", "location", "hours", "category",
              "fill_instructions", "sample", "note", "help", "source", "partner", "address", "title"}
-#: keys whose value is a list of texts
+#: keys whose value is a list of texts; the code compares them as written
+#: (a site's equipment against its standard's list), so they stay Chinese
 TEXT_LIST_KEYS = {"duties", "items", "equipment", "zones"}
+#: free-form keys whose values code reads as data (a rule set's ``rules``)
+OPAQUE_KEYS = {"rules"}
 _FLOW_INDICATORS = set(",[]{}\n\t")
 _LEADING = set("-?:,[]{}#&*!|>'\"%@`")
 
@@ -43,22 +46,28 @@ def _flow_mapping(mapping: dict) -> str:
     return "{" + ", ".join(f"{k}: {_flow_scalar(v)}" for k, v in mapping.items()) + "}"
 
 
-def _texts(node, key=None):
-    """(key, node) for every text node under ``node`` (a composed YAML node)."""
+def _texts(node, key=None, root=False):
+    """(key, node) for every text node under ``node`` (a composed YAML node;
+    ``root``: the file's mapping of kinds to lists of entries)."""
+    if root and isinstance(node, yaml.MappingNode):
+        for _kind, entries in node.value:
+            if isinstance(entries, yaml.SequenceNode):
+                for entry in entries.value:
+                    yield from _texts(entry)
+        return
     if isinstance(node, yaml.MappingNode):
         pairs = {k.value: v for k, v in node.value}
         if key in TEXT_KEYS and "zh" in pairs and all(isinstance(v, yaml.ScalarNode) for v in pairs.values()):
             yield key, node
             return
         for k, v in node.value:
-            yield from _texts(v, k.value)
+            if k.value not in OPAQUE_KEYS:
+                yield from _texts(v, k.value)
     elif isinstance(node, yaml.SequenceNode):
+        if key in TEXT_LIST_KEYS:
+            return
         for v in node.value:
-            if key in TEXT_LIST_KEYS and (isinstance(v, yaml.ScalarNode) or
-                                          (isinstance(v, yaml.MappingNode) and any(k.value == "zh" for k, _ in v.value))):
-                yield key, v
-            else:
-                yield from _texts(v, key)
+            yield from _texts(v, key)
     elif isinstance(node, yaml.ScalarNode) and key in TEXT_KEYS and node.tag.endswith(":str"):
         yield key, node
 
@@ -74,7 +83,7 @@ def set_texts(path, mapping: dict, lang="mn") -> int:
     lines = source.split("\n")
     edits = []  # (start_line, start_col, end_line, end_col, replacement) on the original text
     seen = set()  # a node reached again through a YAML alias (*anchor) is the same text
-    for _key, node in _texts(root):
+    for _key, node in _texts(root, root=True):
         if id(node) in seen:
             continue
         seen.add(id(node))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from .packs import TEXT_KEYS, TEXT_LIST_KEYS
+from .packs import OPAQUE_KEYS, TEXT_KEYS, TEXT_LIST_KEYS
 
 HERE = Path(__file__).parent
 REVIEW_FILE = HERE / "review.yaml"
@@ -61,7 +61,8 @@ def texts_of(data, key=None):
             yield data
             return
         for k, v in data.items():
-            yield from texts_of(v, k)
+            if k not in OPAQUE_KEYS:
+                yield from texts_of(v, k)
     elif isinstance(data, list):
         for v in data:
             if key in TEXT_LIST_KEYS and (isinstance(v, str) or (isinstance(v, dict) and "zh" in v)):
