@@ -94,7 +94,7 @@ def pack_texts(paths, skip_kinds=("staff",)):
 #: have Mongolian (guide *texts* — conditions, materials, samples — are
 #: counted but not yet required).
 TERMS = {
-    "items": ("name", "category", "materials[].name", "fields[].label", "fields[].options[].label"),
+    "items": ("name", "materials[].name", "fields[].label", "fields[].options[].label"),
     "departments": ("name",), "regions": ("name",), "sites": ("name",), "roles": ("name",), "rulesets": ("name",),
     "workflows": ("name", "states[].name", "transitions[].name"),
     "guide_fields": ("name", "elements[].label", "applicant_fields[].label", "applicant_fields[].help",
