@@ -71,3 +71,21 @@ def test_the_coverage_command_reports_drafts(tmp_path, monkeypatch):
     assert out.exit_code == 0, out.output
     assert "metadata texts:" in out.output and "mn unreviewed" in out.output
     assert "workflows: " in out.output and "catalog strings: zh " in out.output
+
+
+def test_the_glossary_restores_the_drafts_of_a_pack(tmp_path):
+    """After a merge that loses a pack's Mongolian, ``bangban translations
+    draft`` (the glossary) writes the same drafts back."""
+    import yaml
+
+    from plugins.mongolian.packs import set_texts
+
+    source = ROOT / "metadata/wushen/departments.yaml"
+    original = yaml.safe_load(source.read_text("utf-8"))
+    stripped = {"departments": [{**d, "name": {k: v for k, v in d["name"].items() if k != "mn"}}
+                                for d in original["departments"]]}
+    copy = tmp_path / "departments.yaml"
+    copy.write_text(yaml.safe_dump(stripped, allow_unicode=True), "utf-8")
+    glossary = yaml.safe_load((ROOT / "plugins/mongolian/glossary.yaml").read_text("utf-8"))
+    assert set_texts(copy, glossary) == len(original["departments"])
+    assert yaml.safe_load(copy.read_text("utf-8")) == original

@@ -44,6 +44,28 @@ def coverage_command(ctx):
                f"  mn unreviewed {s['catalog_mn_unreviewed']}")
 
 
+@translations.command("draft")
+@_ctx()
+def draft_command(ctx):
+    """Give every metadata text that has no Mongolian yet the draft of
+    ``glossary.yaml`` (in place, in every registered pack); texts that
+    already have Mongolian are left alone."""
+    import yaml
+
+    from . import review
+    from .packs import set_texts
+
+    glossary = yaml.safe_load((review.HERE / "glossary.yaml").read_text("utf-8")) or {}
+    written = 0
+    for pack in _pack_dirs(ctx.pm):
+        present = {t["zh"] for _k, t in review.pack_texts([pack]) if isinstance(t, dict) and t.get("mn")}
+        wanted = {zh: mn for zh, mn in glossary.items() if zh not in present}
+        for file in sorted(Path(pack).glob("*.yaml")):
+            if file.name != "pack.yaml":
+                written += set_texts(file, wanted, lang="mn")
+    click.echo(f"drafts written: {written}")
+
+
 @translations.command("export")
 @_ctx()
 def export_command(ctx):
