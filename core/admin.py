@@ -54,8 +54,11 @@ def secure(view):
 def init_app(app, pm):
     from .hardening import csp_nonce
 
+    from flask_admin.theme import Bootstrap4Theme
+
+    # the page's language on every back-office page: lang, writing mode, font, switcher
     admin = BangbanAdmin(app, name=_l("Bangban back office"), index_view=SecureIndex(url="/admin", name=_l("Home")),
-                         csp_nonce_generator=csp_nonce)
+                         csp_nonce_generator=csp_nonce, theme=Bootstrap4Theme(base_template="admin/bangban_base.html"))
     app.extensions["bangban"].admin = admin
     for plugin, views, _kw in collect(pm, "register_admin_views", admin=admin):
         for view in views:

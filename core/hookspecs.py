@@ -292,9 +292,13 @@ def register_site_kinds(register):
 def register_languages(register):
     """Fires when the UI languages are listed. Call ``register(locale,
     name=…, direction="ltr"|"vertical-lr", script=…, font_css=url_or_None,
-    month_names=[12], weekday_names=[7], date_format=…)``; a locale's own
-    name is shown in its own language. All results are used; a locale
-    registered twice is an error."""
+    month_names=[12], weekday_names=[7], date_format=…, font_preload=[urls],
+    normalize_input=fn_or_None)``; a locale's own name is shown in its own
+    language. ``font_preload`` lists web fonts loaded before text renders;
+    ``normalize_input(text) -> text`` rewrites every submitted form value
+    (e.g. an input method's private-use code points to Unicode), whatever
+    the page's language. All results are used; a locale registered twice is
+    an error."""
 
 
 @hookspec

@@ -151,15 +151,73 @@ def long_date(day, locale=None) -> str:
     return _DATE_TOKENS.sub(token, entry["date_format"])
 
 
+def format_date(value, fmt="long", locale=None) -> str:
+    """The one way a date or time is written for a person, in every
+    language: ``long`` (the language's own month and weekday names and
+    pattern, which a plugin ships where CLDR has none — Mongolian in China),
+    ``short`` (2026-09-30), ``datetime`` (2026-09-30 14:05) or ``time``.
+    Numeric forms are the same in every language (GB/T 7408)."""
+    if value is None or value == "":
+        return ""
+    if fmt == "long":
+        return long_date(value.date() if hasattr(value, "hour") else value, locale)
+    if fmt == "short":
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    if fmt == "datetime":
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    if fmt == "time":
+        return f"{value.hour:02d}:{value.minute:02d}"
+    raise ValueError(f"unknown date format {fmt!r}: long, short, datetime or time")
+
+
+def normalize_input(text: str) -> str:
+    """A submitted text through every language's input normaliser (e.g.
+    Menksoft private-use glyphs to Unicode Mongolian)."""
+    for entry in languages().values():
+        fn = entry.get("normalize_input")
+        if fn is not None and text:
+            text = fn(text)
+    return text
+
+
+def _normalize_request():
+    """Rewrite the request's form and query values through the languages'
+    normalisers before any view reads them (a no-op without one)."""
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    if not any(e.get("normalize_input") for e in languages().values()):
+        return
+    for attr in ("args", "form"):
+        data = getattr(request, attr)
+        if not data:
+            continue
+        fixed = [(k, normalize_input(v)) for k, v in data.items(multi=True)]
+        if any(v != old for (_k, v), (_k2, old) in zip(fixed, data.items(multi=True))):
+            setattr(request, attr, ImmutableMultiDict(fixed))
+
+
 def localized(value, locale=None):
     """Pick the text for the current language from metadata text
     (a plain string or ``{zh, mn, en}``); fall back to Chinese."""
     if value is None:
         return ""
+    lang = _short(str(locale or get_locale() or "zh"))
+    overrides = text_overrides().get(lang)
+    if overrides:  # a reviewer's correction, live before it is exported to the packs
+        zh = value if isinstance(value, str) else value.get("zh")
+        if zh in overrides:
+            return overrides[zh]
     if isinstance(value, str):
         return value
-    lang = _short(str(locale or get_locale() or "zh"))
     return value.get(lang) or value.get("zh") or next(iter(value.values()), "")
+
+
+def text_overrides() -> dict:
+    """``{lang: {Chinese text: text}}``: corrections of metadata texts that
+    a plugin (the translation review) applies before they reach the packs."""
+    if has_app_context():
+        return current_app.extensions.setdefault("bangban_text_overrides", {})
+    return {}
 
 
 #: Every code vocabulary that is not metadata: kind -> code -> lazy label.
@@ -354,6 +412,9 @@ def init_app(app, plugin_dirs=()):
     )
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["long_date"] = long_date
+    # {{ case.created_at|format_date("datetime") }}: every date a page shows
+    app.jinja_env.filters["format_date"] = lambda value, fmt="long": format_date(value, fmt)
+    app.before_request(_normalize_request)
     # {{ code|label("item_type") }}, {{ case.state|label("state", case.workflow) }}
     app.jinja_env.filters["label"] = lambda code, kind, workflow=None: label(kind, code, workflow)
     app.jinja_env.filters["labels"] = lambda codes, kind, workflow=None: labels(kind, codes, workflow)

@@ -130,7 +130,10 @@ def _language(plugin, args, kw):
     locale = args[0]
     entry = {"locale": locale, "name": kw.get("name", locale), "direction": kw.get("direction", "ltr"),
              "script": kw.get("script"), "font_css": kw.get("font_css"), "month_names": kw.get("month_names"),
-             "weekday_names": kw.get("weekday_names"), "date_format": kw.get("date_format")}
+             "weekday_names": kw.get("weekday_names"), "date_format": kw.get("date_format"),
+             "font_preload": list(kw.get("font_preload") or ()), "normalize_input": kw.get("normalize_input")}
+    if entry["normalize_input"] is not None and not callable(entry["normalize_input"]):
+        raise RegistryError(f"plugin {plugin!r}: language {locale!r}: normalize_input must be a function of a string")
     if entry["direction"] not in DIRECTIONS:
         raise RegistryError(f"plugin {plugin!r}: language {locale!r}: direction is one of {DIRECTIONS}")
     for key, size in (("month_names", 12), ("weekday_names", 7)):

@@ -96,6 +96,7 @@ ROUTES = {
     "api.take_step": "transition",  # every transition, through the API too (tests/test_api.py)
     "online.apply": "open", "online.list_requests": ("online_request.handle",),
     "online.called": ("online_request.handle",), "online.file_case": ("online_request.handle",),
+    "translations.index": ("translation.review",), "translations.correct": ("translation.review",),
 }
 ADMIN_VIEWS = {  # Flask-Admin endpoint (blueprint) -> permissions, any of which opens it
     "meta_items": ("catalog.manage",), "meta_departments": ("catalog.manage",),
