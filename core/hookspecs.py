@@ -331,6 +331,9 @@ def register_staffing_checks(register):
     "place": text, "need": text, "have": number, "fill": text}`` (``fill``
     says who should fill the gap). All results are used; a code
     registered twice is an error."""
+
+
+@hookspec
 def register_outbox_targets(register):
     """Fires when the outbox's targets are listed (:mod:`core.outbox`:
     ``enqueue``, the worker, the back office). Call ``register(code,

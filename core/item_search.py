@@ -82,7 +82,8 @@ def search_row(record_id: int, county_code: str, content: dict) -> dict:
     lines += [OTHER + t for t in [normalise(code), *(normalise(k) for k in content.get("keywords") or ())] if t]
     return dict(county_code=county_code, key=code, record=record_id, department=str(content.get("department") or ""),
                 at_county="county" in levels, at_township="township" in levels, at_village="village" in levels,
-                priority=0 if content.get("high_frequency") else 1, keys="\n".join(lines))
+                priority=0 if content.get("high_frequency") else 1, keys="\n".join(lines),
+                channels="".join(f",{c}" for c in content.get("channels") or ()) + ("," if content.get("channels") else ""))
 
 
 def refresh(added, removed):
@@ -193,7 +194,8 @@ def _has_national():
                           lambda: ItemSearch.select(ItemSearch.id).where(ItemSearch.county_code == "").exists())
 
 
-def search(query="", *, county=None, level=None, departments=None, frequent=(), offset=0, limit=20) -> Page:
+def search(query="", *, county=None, level=None, departments=None, frequent=(), offset=0, limit=20,
+           channel=None) -> Page:
     """One page of the current items matching ``query``.
 
     ``county``: that county's items and the national ones it does not
@@ -221,6 +223,8 @@ def search(query="", *, county=None, level=None, departments=None, frequent=(), 
             where = (S.county_code == county) | ((S.county_code == "") & ~fn.EXISTS(shadowed))
     if level in LEVELS:
         where &= getattr(S, f"at_{level}") == True  # noqa: E712 - SQL comparison
+    if channel:  # a channel's own staff (a partner bank's clerk): only the items offered through it
+        where &= S.channels.contains(f",{channel},")
     frequent = list(dict.fromkeys(c for c in frequent if c))
     if q:
         match = _contains(S.keys, q)
@@ -254,7 +258,7 @@ def search(query="", *, county=None, level=None, departments=None, frequent=(), 
         ids = [r[0] for r in rows]
         count = rows[0][1] if rows else (S.select(fn.COUNT(S.id)).where(where).scalar() if offset else 0)
     else:
-        count = catalog.cached("item_search_count", (county, level),
+        count = catalog.cached("item_search_count", (county, level, channel),
                                lambda: S.select(fn.COUNT(S.id)).where(where).scalar() or 0)
         first = []
         if frequent:  # the user's frequent items lead the list, in their order

@@ -91,6 +91,7 @@ class ItemSearch(BaseModel):
     at_village = peewee.BooleanField(default=False)
     priority = peewee.SmallIntegerField(default=1)  # 0 high-frequency items, 1 the others: listed in this order
     keys = peewee.TextField(default="")  # the folded search keys, one a line (core.item_search.search_row)
+    channels = peewee.CharField(max_length=200, default="")  # ",bank,post," the item's intake channels
 
     class Meta:
         table_name = "item_search"

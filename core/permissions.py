@@ -134,3 +134,20 @@ def require(action: str, resource=None):
 
         record_refusal(403, f"permission:{action}")
         abort(403)
+
+
+def menu_links_for(entries):
+    """The menu links (``menu_links`` hook) among ``entries`` — ``(permission
+    or a tuple of them, endpoint, label)`` — that the signed-in person may
+    follow; None outside a request or when there is none."""
+    from flask import has_request_context, url_for
+    from flask_login import current_user
+
+    if not has_request_context() or not getattr(current_user, "is_authenticated", False):
+        return None
+    links = []
+    for permission, endpoint, label in entries:
+        wanted = (permission,) if isinstance(permission, str) else permission
+        if any(can(current_user, p) for p in wanted):
+            links.append({"href": url_for(endpoint), "label": str(label)})
+    return links or None

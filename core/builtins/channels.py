@@ -159,12 +159,8 @@ def register_admin_views(register):
 
 @hookimpl
 def menu_links():
-    from flask import url_for
-    from flask_babel import gettext as _
-    from flask_login import current_user
+    from flask_babel import lazy_gettext as _l
 
-    from ..permissions import can
+    from ..permissions import menu_links_for
 
-    if can(current_user, "online_request.handle"):
-        return [{"href": url_for("online.list_requests"), "label": _("Online requests")}]
-    return []
+    return menu_links_for([("online_request.handle", "online.list_requests", _l("Online requests"))])

@@ -29,16 +29,15 @@ def register_metrics(register):
 
 @hookimpl
 def menu_links(request):
-    from flask import url_for
-    from flask_babel import gettext as _
-    from flask_login import current_user
+    from flask import has_request_context, url_for
+    from flask_babel import lazy_gettext as _l
 
-    from ..permissions import can
+    from ..permissions import menu_links_for
 
-    links = [{"href": url_for("hall.directory"), "label": _("Service sites")}]
-    if can(current_user, "appointment.manage") or can(current_user, "home_visit.handle"):
-        links.append({"href": url_for("work.work_list"), "label": _("Work list")})
-    return links
+    if not has_request_context():
+        return None
+    return [{"href": url_for("hall.directory"), "label": str(_l("Service sites"))},
+            *(menu_links_for([(("appointment.manage", "home_visit.handle"), "work.work_list", _l("Work list"))]) or [])]
 
 
 @hookimpl

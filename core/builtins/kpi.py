@@ -9,6 +9,7 @@ import json
 import click
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .. import kpi as kpimod
@@ -123,12 +124,9 @@ def register_blueprints(register):
 
 @hookimpl
 def menu_links(request):
-    from flask import has_request_context
+    from ..permissions import menu_links_for
 
-    user = current_user._get_current_object() if has_request_context() else None
-    if user is not None and user.is_authenticated and can(user, "report.read"):
-        return [{"href": url_for("kpi.county"), "label": _("Dashboard")}]
-    return None
+    return menu_links_for([("report.read", "kpi.county", _l("Dashboard"))])
 
 
 # --- the command line ---------------------------------------------------------------

@@ -34,14 +34,9 @@ def startup(app):
 
 @hookimpl
 def menu_links(request):
-    from flask import url_for
-    from flask_login import current_user
+    from ..permissions import menu_links_for
 
-    from ..permissions import can
-
-    if can(current_user, "rating.read"):
-        return [{"href": url_for("ratings.index"), "label": str(_l("Ratings"))}]
-    return None
+    return menu_links_for([("rating.read", "ratings.index", _l("Ratings"))])
 
 
 @hookimpl

@@ -109,9 +109,14 @@ PAGE_SIZE = 20
 def find_items(user, args, limit=PAGE_SIZE):
     """One page of the items offered to ``user`` matching ``args["q"]``
     (server-side: core.item_search), their frequent items first."""
+    from .. import registry
+
     q = (args.get("q") or "").strip()[:100]
     level = _level_of(user)
+    # a role an intake channel names (the bank channel's partner_staff) files only that channel's items
+    channel = next((c["code"] for c in registry.intake_channels().values() if user.role in c["roles"]), None)
     return q, item_search.search(q, county=user.county_code, level=None if level == "county" else level,
+                                 channel=channel,
                                  departments=departments(user.county_code),
                                  frequent=item_search.frequent_codes(user),
                                  offset=int_arg("offset", 0, high=1_000_000, source=args),

@@ -7,6 +7,7 @@ import datetime
 import io
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
                    send_file, url_for)
 from flask_babel import gettext as _
@@ -16,7 +17,7 @@ from .. import audit, personal, scope
 from ..db import transaction
 from ..i18n import label
 from ..models import Staff
-from ..permissions import can, require
+from ..permissions import menu_links_for, can, require
 from . import assessment as assessment_mod
 from . import common, site as site_mod, staffing as staffing_mod, worklog as worklog_mod
 from .models import AssessmentNote, SiteAssessment
@@ -383,13 +384,7 @@ def worklog_write(code):
 
 
 def menu(request_):
-    if not getattr(current_user, "is_authenticated", False):
-        return None
-    links = []
-    for permission, endpoint, text in (("compliance.read", "accounts.compliance", _("Site compliance")),
-                                       ("staffing.read", "accounts.staffing", _("Staffing")),
-                                       ("assessment.read", "accounts.assessment", _("Staff assessment")),
-                                       ("worklog.read", "accounts.worklog", _("Work log"))):
-        if can(current_user, permission):
-            links.append({"href": url_for(endpoint), "label": text})
-    return links or None
+    return menu_links_for([("compliance.read", "accounts.compliance", _l("Site compliance")),
+                           ("staffing.read", "accounts.staffing", _l("Staffing")),
+                           ("assessment.read", "accounts.assessment", _l("Staff assessment")),
+                           ("worklog.read", "accounts.worklog", _l("Work log"))])

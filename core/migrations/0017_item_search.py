@@ -26,6 +26,7 @@ def up(migrator, db):
         at_village = BooleanField(default=False)
         priority = SmallIntegerField(default=1)
         keys = TextField(default="")
+        channels = CharField(max_length=200, default="")
 
         class Meta:
             database = db

@@ -85,14 +85,9 @@ def register_blueprints(register):
 
 @hookimpl
 def menu_links(request):
-    from flask import url_for
-    from flask_login import current_user
+    from core.permissions import menu_links_for
 
-    from core.permissions import can
-
-    if current_user.is_authenticated and can(current_user, "translation.review"):
-        return [{"href": url_for("translations.index"), "label": _l("Translation review")}]
-    return []
+    return menu_links_for([("translation.review", "translations.index", _l("Translation review"))])
 
 
 @hookimpl
