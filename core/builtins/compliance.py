@@ -381,28 +381,48 @@ def _site_rate(test):
     """``fn(site) -> True|False|None`` (None: the site does not say) as a
     rate over the unit's sites."""
     def compute(cases, period=None, scope=None):
-        answers = [test(s) for s in _unit_sites(scope)]
+        # each site answered once per report, though it is in three units
+        answers = [_memo_get(scope, ("site_test", test.__name__, s.code), lambda s=s: test(s, scope))
+                   for s in _unit_sites(scope)]
         return sum(1 for a in answers if a), sum(1 for a in answers if a is not None)
 
     return compute
 
 
-def _has_proxy_window(site):
+def _has_proxy_window(site, scope=None):
     features = _profile(site).get("features")
     return None if features is None else "proxy_window" in features
 
 
-def _has_rating_channel(site):
+def _has_rating_channel(site, scope=None):
     profile = _profile(site)
     if "features" not in profile and "equipment" not in profile:
         return None
     return "rating_qr" in (profile.get("features") or ()) or RATING_DEVICE in (profile.get("equipment") or ())
 
 
-def _compliant(site):
+def _assessments(scope):
+    """``{(site, standard): (latest assessment, answers)}`` of the county,
+    read in two queries once per report."""
+    from ..compliance.models import AssessmentAnswer, SiteAssessment
+
+    def load():
+        loaded = {}
+        for a in SiteAssessment.select().where(SiteAssessment.county_code == scope["county_code"]) \
+                .order_by(SiteAssessment.period, SiteAssessment.id):
+            loaded[(a.site_code, a.standard)] = (a, {})  # the last one wins: the latest period
+        by_id = {a.id: answers for a, answers in loaded.values()}
+        for answer in AssessmentAnswer.select().where(AssessmentAnswer.assessment.in_(list(by_id) or [0])):
+            by_id[answer.assessment_id][answer.requirement] = answer
+        return loaded
+
+    return _memo_get(scope, ("site_assessments", scope["county_code"]), load)
+
+
+def _compliant(site, scope=None):
     from ..compliance import site as site_compliance
 
-    parts = site_compliance.gap_report(site)
+    parts = site_compliance.gap_report(site, _assessments(scope) if scope is not None else None)
     if not parts:
         return None
     return all(part["gaps"] == 0 for part in parts)
