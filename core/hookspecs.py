@@ -237,7 +237,7 @@ def register_metrics(register):
     """Fires when the metric registry is built (reports, dashboards,
     ``bangban report``). Call ``register(code, label=…, unit="rate"|
     "count", levels=("site", "township", "county"), source="cases"|
-    "catalog")`` with one of:
+    "catalog"|"sites")`` with one of:
 
     * ``numerator=fn()``, ``denominator=fn()``: peewee conditions on
       :class:`core.cases.models.Case` (the numerator counts the
@@ -256,8 +256,9 @@ def register_metrics(register):
     ``period`` a ``(start, end)`` date pair or None, ``scope`` a dict
     naming the unit (``county_code``, ``level``, ``code``, and for a site
     its ``site_kind`` and ``site_level``). A ``source="catalog"`` metric
-    measures the catalog, not the cases (item counts), and is computed per
-    unit. A code registered twice is an error naming both plugins. All
+    measures the catalog, not the cases (item counts), a ``source="sites"``
+    one the sites and their staff (agents posted, features); both are
+    computed per unit. A code registered twice is an error naming both plugins. All
     results are used."""
 
 

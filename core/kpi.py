@@ -11,8 +11,9 @@ Metrics come from the registry (:mod:`core.registry`). Those given as
 conditions are counted for every township and site in ONE grouped scan of
 the covering index (migration 0014) and summed up the levels; a
 ``compute_by`` metric (not additive: distinct items) is asked once per
-level, grouped in SQL; a ``compute`` metric once per unit; a catalog metric
-once per unit with the unit in ``scope``.
+level, grouped in SQL; a ``compute`` metric once per unit; a catalog or
+sites metric (``source="catalog"|"sites"``: items, sites, staff) once per
+unit with the unit in ``scope``.
 
 Targets (``rulesets[].targets``: metric, level, min, due) are evaluated on
 the units of their level (``township``/``village``: the sites of that
@@ -186,7 +187,7 @@ def kpi(county, period=None, user=None, metrics=None):
         if entry in summed:
             continue
         code = entry["code"]
-        if entry["source"] == "catalog":
+        if entry["source"] != "cases":  # the catalog, the sites: per unit
             for (level, unit_code), cells in values.items():
                 unit = _find(level, unit_code, county_row, townships, sites)
                 cells[code] = _cell(entry, entry["compute"](cases, period, {**_scope_of(unit, county),

@@ -31,6 +31,11 @@ def _metadata_kind(plugin, args, kw):
     return kind, (schema, key)
 
 
+# what a metric measures: the cases (per unit from a grouped scan), or, per
+# unit with the unit in ``scope``, the catalog or the sites and their staff
+SOURCES = ("cases", "catalog", "sites")
+
+
 def _metric(plugin, args, kw):
     """A metric is computed one of three ways, the registry deriving the
     rest (see the ``register_metrics`` hookspec):
@@ -65,8 +70,8 @@ def _metric(plugin, args, kw):
                             "compute_by=… or numerator=…")
     if entry["unit"] not in UNITS or not set(entry["levels"]) <= set(LEVELS):
         raise RegistryError(f"plugin {plugin!r}: metric {code!r}: unit is one of {UNITS}, levels of {LEVELS}")
-    if entry["source"] not in ("cases", "catalog"):
-        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: source is 'cases' or 'catalog'")
+    if entry["source"] not in SOURCES:
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: source is one of {SOURCES}")
     return code, entry
 
 

@@ -222,8 +222,22 @@ def test_report_targets_status_by_hand(world):
     assert first["value"] == pytest.approx(pooled_num / pooled_den)
     statuses = {u["status"] for u in first["units"]}
     assert first["status"] == ("missed" if "missed" in statuses else "met")
-    # a target whose metric no plugin registers is listed as not measured
-    assert next(t for t in data["targets"] if t["metric"] == "center_agents")["status"] == "not_measured"
+    # a staffing target is measured per center: the agents posted there, by hand
+    agents = next(t for t in data["targets"] if t["metric"] == "center_agents")
+    with app.app_context():
+        for unit in agents["units"]:
+            region = Site.get_by_id(unit["code"]).region
+            posted = Staff.select().where((Staff.region == region) & Staff.active & Staff.role.in_(
+                ["grassroots_agent", "grid_agent", "agent_specialist", "project_specialist"])).count()
+            assert unit["value"] == posted and unit["status"] == ("met" if posted >= 2 else "behind")
+        # a target whose metric no plugin registers is listed as not measured
+        record = MetadataRecord.get((MetadataRecord.kind == "rulesets") & MetadataRecord.current
+                                    & (MetadataRecord.county_code == COUNTY))
+        record.content = {**record.content, "targets": record.content["targets"] + [
+            {"metric": "no_such_metric", "level": "county", "min": 1}]}
+        record.save()
+    again = json.loads(_invoke(app, "report", "targets", "--county", COUNTY, "--format", "json").output)
+    assert next(t for t in again["targets"] if t["metric"] == "no_such_metric")["status"] == "not_measured"
     # the table form prints the same statuses
     table = _invoke(app, "report", "targets", "--county", COUNTY, "--from", START.isoformat(), "--to",
                     END.isoformat(), "--lang", "en")

@@ -235,11 +235,13 @@ def test_health_needs_a_person_until_the_jobs_ran(demo_app):
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["migrations"]["ok"] is True
     assert body["checks"]["backup"] == {"ok": False, "age_seconds": None}
-    assert sorted(body["checks"]["jobs"]["overdue"]) == ["audit_anchor", "audit_purge", "backup", "sla_scan"]
+    assert sorted(body["checks"]["jobs"]["overdue"]) == ["audit_anchor", "audit_purge", "backup", "outbox",
+                                                          "rating_invitations", "sla_scan"]
 
     results = run_jobs(demo_app)
     assert [(r["code"], r["status"]) for r in results] == [
-        ("sla_scan", "ok"), ("audit_anchor", "ok"), ("audit_purge", "ok"), ("backup", "ok")]
+        ("sla_scan", "ok"), ("audit_anchor", "ok"), ("audit_purge", "ok"), ("backup", "ok"), ("outbox", "ok"),
+        ("rating_invitations", "ok")]
     response = client.get("/-/health")
     body = response.get_json()
     assert response.status_code == 200, body
@@ -441,7 +443,8 @@ def test_jobs_commands(demo_app):
     lines = done.output.splitlines()
     assert [line.split()[:2] for line in lines] == [["sla_scan", "ok"], ["audit_anchor", "ok"]]
     listed = runner.invoke(group, ["jobs", "list"], obj=ctx).output.splitlines()
-    assert [line.split()[0] for line in listed] == ["sla_scan", "audit_anchor", "audit_purge", "backup"]
+    assert [line.split()[0] for line in listed] == ["sla_scan", "audit_anchor", "audit_purge", "backup", "outbox",
+                                                    "rating_invitations"]
     assert "OVERDUE" not in listed[0] and "OVERDUE" in listed[3]
     unknown = runner.invoke(group, ["jobs", "run", "nightly_magic"], obj=ctx)
     assert unknown.exit_code == 1 and "unknown job(s) nightly_magic" in unknown.output

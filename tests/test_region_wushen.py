@@ -128,8 +128,8 @@ def test_targets_and_dates_as_the_plan_sets_them(synced):
         # 四(二), 四(二)2, 四(三)1 (no dates given)
         assert targets[("center_agents", "township", None)] == 2
         assert targets[("station_agents", "village", None)] == 1
-        assert targets[("demonstration_points", "village", None)] == 20
-        assert targets[("service_stations", "village", None)] == 56
+        assert targets[("demonstration_points", "county", None)] == 20
+        assert targets[("service_stations", "county", None)] == 56
         assert targets[("high_frequency_delegated", None, None)] == 50
 
 

@@ -107,6 +107,50 @@ def register_jobs(register):
     from .. import outbox
 
     register("outbox", label=_l("Deliver the outbox"), run=lambda app: outbox.run(), every=60)
+    register("rating_invitations", label=_l("Invite applicants to rate finished cases by SMS"),
+             run=rating_invitations, every=24 * 3600)
+
+
+#: a case finished longer ago than the delay plus this many days is not invited any more
+INVITE_WINDOW_DAYS = 30
+
+
+def rating_invitations(app=None, day=None):
+    """One SMS invitation to rate (``sms.rating_invitation``) per case
+    finished and still not rated at completion ``rating_invite_after_days``
+    (the county's rule set) or more days ago, and at most
+    ``INVITE_WINDOW_DAYS`` more (a late round catches up, a years-old
+    history is not texted): the list of :func:`core.ratings.service.invitations`.
+    The idempotency key ``sms:rating_invitation:<case number>`` makes it
+    once per case whatever the rounds. Acceptance and completion messages
+    are sent by the case's own steps (``case_moved``), not here. A county
+    without an SMS gateway URL enqueues nothing."""
+    import datetime
+
+    from .. import outbox
+    from ..cases.models import Case
+    from ..db import transaction
+    from ..models import Region
+    from ..ratings import service as ratings
+
+    day = day or ratings.today()
+    sms = outbox.targets()["sms"]
+    counts = {"invited": 0, "cases": 0}
+    for (county,) in Region.select(Region.code).where(Region.level == "county").order_by(Region.code).tuples():
+        if not sms.is_enabled(county):
+            continue
+        oldest = day - datetime.timedelta(days=ratings.invite_after_days(county) + INVITE_WINDOW_DAYS)
+        cases = Case.select().where((Case.county_code == county) & (Case.finished_on >= oldest)
+                                    & (Case.applicant_phone != ""))
+        for case in ratings.invitations(cases, county, day):
+            counts["cases"] += 1
+            with transaction():
+                sent = outbox.enqueue("sms", "sms.rating_invitation",
+                                      {"phone_enc": case.applicant_phone, "phone_context": "cases.applicant_phone",
+                                       "case_number": case.number, "item_code": case.item_code},
+                                      county, key=f"sms:rating_invitation:{case.number}")
+            counts["invited"] += sent is not None
+    return counts
 
 
 @hookimpl

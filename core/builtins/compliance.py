@@ -264,3 +264,223 @@ def register_staffing_checks(register):
               "staff_board": _l("Staff board complete")}
     for code, check in CHECKS.items():
         register(code, label=labels[code], check=check)
+
+
+# --- the rule sets' site and staffing targets as metrics (source="sites") -----
+#
+# Computed per unit of the KPI report (:mod:`core.kpi`) with the unit in
+# ``scope``; the sites and the staff are read once per report (``memo``).
+#
+# Staff counts (``unit="count"``), active staff of the roles posted to the
+# unit: a township-level site (service center) and a township count the
+# staff posted to that region itself; a village-level site (station) counts
+# those posted to its village or a group of it; the county counts all.
+#
+# * ``center_agents`` / ``station_agents``: agents (AGENT_ROLES) at a
+#   service center / station;
+# * ``agent_specialists``, ``township_supervisors``, ``grid_agents``: staff
+#   of that one role;
+# * ``department_helpers`` / ``department_supervisors`` (county): the fewest
+#   active staff of that role in any department of the county's catalog
+#   (``departments``), so the minimum binds every department.
+#
+# Rates over sites (``unit="rate"``, a site counts 1 in the denominator when
+# it says what it has):
+#
+# * ``proxy_window_coverage``: sites with a ``proxy_window`` among their
+#   features / sites listing features;
+# * ``rating_channel_coverage``: sites with a rating channel (the
+#   ``rating_qr`` feature or a rating device 评价器 in the equipment) /
+#   sites listing features or equipment;
+# * ``site_compliance``: sites whose site standards all are met (no
+#   requirement not met, rejected or unanswered) / sites under a standard;
+# * ``site_coverage`` (county): villages (regions of level village) with a
+#   village-level site / villages.
+#
+# Counts of sites (county): ``demonstration_points`` (sites marked
+# ``demonstration``), ``service_stations`` (service stations that are not
+# demonstration points).
+
+AGENT_ROLES = ("grassroots_agent", "grid_agent", "agent_specialist", "project_specialist")
+RATING_DEVICE = "评价器"
+
+
+def _sites(scope):
+    from ..models import Site
+
+    def load():
+        return list(Site.select().where(Site.county_code == scope["county_code"]).order_by(Site.code))
+
+    return _memo_get(scope, ("sites", scope["county_code"]), load)
+
+
+def _memo_get(scope, key, compute):
+    memo = scope.get("memo")
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _unit_sites(scope):
+    """The sites of the unit: the site itself, a township's, the county's."""
+    sites = _sites(scope)
+    if scope["level"] == "site":
+        return [s for s in sites if s.code == scope["code"]]
+    if scope["level"] == "township":
+        return [s for s in sites if s.region.startswith(scope["code"])]
+    return sites
+
+
+def _staff(scope):
+    from ..models import Staff
+
+    def load():
+        return list(Staff.select(Staff.role, Staff.region, Staff.department)
+                    .where((Staff.county_code == scope["county_code"]) & Staff.active))
+
+    return _memo_get(scope, ("active_staff", scope["county_code"]), load)
+
+
+def staff_count(roles):
+    def compute(cases, period=None, scope=None):
+        staff = [s for s in _staff(scope) if s.role in roles]
+        if scope["level"] == "county":
+            return len(staff), None
+        if scope["level"] == "township":
+            return sum(1 for s in staff if s.region == scope["code"]), None
+        site = _unit_sites(scope)[0]
+        if scope.get("site_level") == "village":
+            return sum(1 for s in staff if s.region.startswith(site.region)), None
+        return sum(1 for s in staff if s.region == site.region), None
+
+    return compute
+
+
+def department_count(role):
+    def compute(cases, period=None, scope=None):
+        if scope["level"] != "county":
+            return None, None
+        from .. import catalog
+
+        county = scope["county_code"]
+        departments = [r.key for r in catalog.all_current("departments", county=county) if r.county_code == county]
+        if not departments:
+            return None, None
+        have = {}
+        for s in _staff(scope):
+            if s.role == role and s.department:
+                have[s.department] = have.get(s.department, 0) + 1
+        return min(have.get(d, 0) for d in departments), None
+
+    return compute
+
+
+def _site_rate(test):
+    """``fn(site) -> True|False|None`` (None: the site does not say) as a
+    rate over the unit's sites."""
+    def compute(cases, period=None, scope=None):
+        # each site answered once per report, though it is in three units
+        answers = [_memo_get(scope, ("site_test", test.__name__, s.code), lambda s=s: test(s, scope))
+                   for s in _unit_sites(scope)]
+        return sum(1 for a in answers if a), sum(1 for a in answers if a is not None)
+
+    return compute
+
+
+def _has_proxy_window(site, scope=None):
+    features = _profile(site).get("features")
+    return None if features is None else "proxy_window" in features
+
+
+def _has_rating_channel(site, scope=None):
+    profile = _profile(site)
+    if "features" not in profile and "equipment" not in profile:
+        return None
+    return "rating_qr" in (profile.get("features") or ()) or RATING_DEVICE in (profile.get("equipment") or ())
+
+
+def _assessments(scope):
+    """``{(site, standard): (latest assessment, answers)}`` of the county,
+    read in two queries once per report."""
+    from ..compliance.models import AssessmentAnswer, SiteAssessment
+
+    def load():
+        loaded = {}
+        for a in SiteAssessment.select().where(SiteAssessment.county_code == scope["county_code"]) \
+                .order_by(SiteAssessment.period, SiteAssessment.id):
+            loaded[(a.site_code, a.standard)] = (a, {})  # the last one wins: the latest period
+        by_id = {a.id: answers for a, answers in loaded.values()}
+        for answer in AssessmentAnswer.select().where(AssessmentAnswer.assessment.in_(list(by_id) or [0])):
+            by_id[answer.assessment_id][answer.requirement] = answer
+        return loaded
+
+    return _memo_get(scope, ("site_assessments", scope["county_code"]), load)
+
+
+def _compliant(site, scope=None):
+    from ..compliance import site as site_compliance
+
+    parts = site_compliance.gap_report(site, _assessments(scope) if scope is not None else None)
+    if not parts:
+        return None
+    return all(part["gaps"] == 0 for part in parts)
+
+
+def site_coverage(cases, period=None, scope=None):
+    if scope["level"] == "site":
+        return None, None
+    from ..models import Region
+
+    villages = Region.select(Region.code).where((Region.county_code == scope["county_code"])
+                                                & (Region.level == "village"))
+    if scope["level"] == "township":
+        villages = villages.where(Region.code.startswith(scope["code"]))
+    kinds = registry_site_levels()
+    covered = {s.region[:12] for s in _sites(scope) if kinds.get(s.kind) == "village" and len(s.region) >= 12}
+    codes = [r.code for r in villages]
+    return sum(1 for c in codes if c in covered), len(codes)
+
+
+def registry_site_levels():
+    from .. import registry
+
+    return {code: entry.get("level") for code, entry in registry.site_kinds().items()}
+
+
+def _site_count(test):
+    def compute(cases, period=None, scope=None):
+        return sum(1 for s in _unit_sites(scope) if test(s)), None
+
+    return compute
+
+
+def _demonstration(site):
+    return bool(_profile(site).get("demonstration"))
+
+
+SITE_METRICS = {
+    "center_agents": (_l("Agents per service center"), "count", staff_count(AGENT_ROLES)),
+    "station_agents": (_l("Agents per service station"), "count", staff_count(AGENT_ROLES)),
+    "agent_specialists": (_l("Agents who are project specialists"), "count", staff_count(("agent_specialist",))),
+    "township_supervisors": (_l("Township supervisors"), "count", staff_count(("township_supervisor",))),
+    "grid_agents": (_l("Grid agents"), "count", staff_count(("grid_agent",))),
+    "department_helpers": (_l("Department helpers in the department with fewest"), "count",
+                           department_count("department_helper")),
+    "department_supervisors": (_l("Department supervisors in the department with fewest"), "count",
+                               department_count("department_supervisor")),
+    "proxy_window_coverage": (_l("Sites with a proxy-service window"), "rate", _site_rate(_has_proxy_window)),
+    "rating_channel_coverage": (_l("Sites with a rating channel"), "rate", _site_rate(_has_rating_channel)),
+    "site_compliance": (_l("Sites meeting their standards"), "rate", _site_rate(_compliant)),
+    "site_coverage": (_l("Villages with a service station"), "rate", site_coverage),
+    "demonstration_points": (_l("Demonstration points"), "count", _site_count(_demonstration)),
+    "service_stations": (_l("Service stations (not demonstration points)"), "count",
+                         _site_count(lambda s: s.kind == "service_station" and not _demonstration(s))),
+}
+
+
+@hookimpl
+def register_metrics(register):
+    for code, (label, unit, compute) in SITE_METRICS.items():
+        register(code, label=label, unit=unit, compute=compute, source="sites")

@@ -18,7 +18,18 @@ Catalog metrics (``source="catalog"``), per unit:
 * ``item_count``: the county's current items offered at the unit's level
   (a site's level from its kind: center → township, station → village);
 * ``high_frequency_delegated``: the county's high-frequency items
-  delegated (下放) to a township or village.
+  delegated (下放) to a township or village;
+* ``mobile_item_rate``: the county's items extended to townships or
+  villages (``levels``) that can be handled on the mobile app (channel
+  ``mobile``) / those items;
+* ``one_door_rate`` (一门式): the items of the departments the county's rule
+  set names under ``rules.one_door.fields[].departments`` that are offered
+  at township level (stationed in the service centers) / those items; no
+  such rule, no data;
+* ``materials_with_sample_rate``: materials of the county's items with both
+  fill instructions and a filled sample / materials.
+
+A catalog metric's value is the county's, the same for every unit.
 """
 from __future__ import annotations
 
@@ -139,6 +150,43 @@ def high_frequency_delegated(cases, period=None, scope=None):
     return _memo(scope, ("high_frequency_delegated", (scope or {}).get("county_code")), count), None
 
 
+def _rate(scope, key, compute):
+    num, den = _memo(scope, (key, (scope or {}).get("county_code")), compute)
+    return num, den
+
+
+def mobile_item_rate(cases, period=None, scope=None):
+    def compute():
+        extended = [i for i in _items(scope) if {"township", "village"} & set(i.get("levels") or ())]
+        return sum(1 for i in extended if "mobile" in (i.get("channels") or ())), len(extended)
+
+    return _rate(scope, "mobile_item_rate", compute)
+
+
+def one_door_rate(cases, period=None, scope=None):
+    from ..kpi import rulesets
+
+    county = (scope or {}).get("county_code")
+
+    def compute():
+        departments = set()
+        for ruleset in rulesets(county):
+            for field in ((ruleset.get("rules") or {}).get("one_door") or {}).get("fields") or ():
+                departments.update(field.get("departments") or ())
+        items = [i for i in _items(scope) if i.get("department") in departments]
+        return sum(1 for i in items if "township" in (i.get("levels") or ())), len(items)
+
+    return _rate(scope, "one_door_rate", compute)
+
+
+def materials_with_sample_rate(cases, period=None, scope=None):
+    def compute():
+        materials = [m for i in _items(scope) for m in (i.get("materials") or ())]
+        return sum(1 for m in materials if m.get("fill_instructions") and m.get("sample")), len(materials)
+
+    return _rate(scope, "materials_with_sample_rate", compute)
+
+
 @hookimpl
 def register_metrics(register):
     register("one_window_rate", label=_l("One-window rate"), numerator=at_comprehensive_window,
@@ -151,3 +199,8 @@ def register_metrics(register):
     register("item_count", label=_l("Proxy-service items offered"), compute=item_count, unit="count", source="catalog")
     register("high_frequency_delegated", label=_l("High-frequency items delegated"),
              compute=high_frequency_delegated, unit="count", levels=("county",), source="catalog")
+    register("mobile_item_rate", label=_l("Extended items on the mobile app"), compute=mobile_item_rate,
+             unit="rate", source="catalog")
+    register("one_door_rate", label=_l("One-door rate"), compute=one_door_rate, unit="rate", source="catalog")
+    register("materials_with_sample_rate", label=_l("Materials with fill instructions and a sample"),
+             compute=materials_with_sample_rate, unit="rate", source="catalog")

@@ -14,7 +14,11 @@ a case is *held* by its owner and by its assignee:
 ``escalated``   escalations (督办) opened in the period on held cases —
                 lower is better;
 ``mean_rating`` the mean rating (1–5) of held cases finished in the period
-                and rated; none rated counts 0.
+                and rated; none rated counts 0;
+``home_visits`` home visits (上门服务, :mod:`core.hall`) the person was
+                assigned and closed as done (a case filed or a consultation
+                recorded) on a day of the period (the visit day, else the
+                day it was closed).
 
 Score: each indicator is normalised over the people assessed together
 (the scoped staff of the county's assessed ``roles``): ``higher`` ones
@@ -121,6 +125,16 @@ def mean_rating(staff_query, period):
     return {k: round(sum(v.values()) / len(v), 2) for k, v in ratings.items()}
 
 
+def home_visits(staff_query, period):
+    ids = set(_ids(staff_query))
+    out = {}
+    for county in {s.county_code for s in staff_query.select(Staff.county_code)}:
+        for assignee, _region, _day, _case in common.home_visits_done(county, *period):
+            if assignee in ids:
+                out[assignee] = out.get(assignee, 0) + 1
+    return out
+
+
 INDICATORS = {  # code -> (label, compute, better)
     "taken": (_l("Cases taken"), taken, "higher"),
     "finished": (_l("Cases finished"), finished, "higher"),
@@ -128,6 +142,7 @@ INDICATORS = {  # code -> (label, compute, better)
     "overdue": (_l("Overdue"), overdue, "lower"),
     "escalated": (_l("Escalated"), escalated, "lower"),
     "mean_rating": (_l("Mean rating"), mean_rating, "higher"),
+    "home_visits": (_l("Home visits"), home_visits, "higher"),
 }
 
 

@@ -53,3 +53,24 @@ def period(start_text=None, end_text=None, today=None):
     if (end - start).days > 366 * 5:
         raise ReportError(_("A period is at most five years."))
     return start, end
+
+
+DONE_VISITS = ("case_created", "consulted")
+
+
+def home_visits_done(county: str, start, end):
+    """The home visits (:class:`core.hall.models.HomeVisit`) closed as done
+    (a case filed or a consultation recorded) on a day of ``[start, end]``:
+    ``[(assignee_id or None, region_code, day, case_id or None)]``. The day
+    is the visit day when one was set, else the day the visit was closed."""
+    from ..hall.models import HomeVisit
+
+    rows = HomeVisit.select(HomeVisit.assignee, HomeVisit.region_code, HomeVisit.visit_day, HomeVisit.updated_at,
+                            HomeVisit.case).where(
+        (HomeVisit.county_code == county) & HomeVisit.state.in_(DONE_VISITS))
+    out = []
+    for assignee, region, visit_day, updated_at, case in rows.tuples():
+        day = visit_day or updated_at.date()
+        if start <= day <= end:
+            out.append((assignee, region, day, case))
+    return out

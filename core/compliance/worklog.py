@@ -7,8 +7,12 @@ the events they wrote that day:
 ``acceptances`` accept and tolerant_accept; ``reports_up`` dispatch,
 dispatch_joint and report_up (handed upward to a department);
 ``finished`` cases of the site's staff finished that day (finished_on);
-``home_visits`` cases filed that day with a home visit asked for
-(``home_visit`` answer of the form). Entered by hand: the person on
+``home_visits`` home visits (:mod:`core.hall`) done that day by the
+site's staff (assigned; closed with a case or a consultation note, on the
+visit day or else the day closed; a visit with no assignee counts for its
+village), plus cases filed that day with a home visit asked for on the
+form (``home_visit`` answer) that no such home visit row led to, so a
+visit that became a case counts once. Entered by hand: the person on
 duty, the problems met and the coordination asked for.
 """
 from __future__ import annotations
@@ -57,13 +61,26 @@ def rows(sites, start, end, case_condition=None) -> list[dict]:
     region_of = {s.id: s.region[:12] if len(s.region) == 15 else s.region
                  for s in Staff.select(Staff.id, Staff.region).where(Staff.county_code == county)}
     wanted = {a: k for k, actions in COUNTED.items() for a in actions}
-    events = (CaseEvent.select(CaseEvent.actor, CaseEvent.action, CaseEvent.at, Case.data)
+    events = (CaseEvent.select(CaseEvent.actor, CaseEvent.action, CaseEvent.at, Case.data, Case.id)
               .join(Case, on=(CaseEvent.case == Case.id))
               .where((CaseEvent.county_code == county) & (CaseEvent.at >= since) & (CaseEvent.at < until)
                      & CaseEvent.action.in_(list(wanted))))
     if case_condition is not None:
         events = events.where(case_condition)
-    for actor, action, at, data in events.tuples():
+    from ..hall.models import HomeVisit
+    from .common import home_visits_done
+
+    visited = home_visits_done(county, start, end)
+    from_visits = {row[3] for row in visited if row[3] is not None}
+    from_visits |= {c for (c,) in HomeVisit.select(HomeVisit.case).where(
+        (HomeVisit.county_code == county) & HomeVisit.case.is_null(False)).tuples()}
+    for assignee, region_code, day, _case in visited:
+        region = region_of.get(assignee) if assignee is not None else None
+        if region is None:
+            region = region_code[:12] if len(region_code) == 15 else region_code
+        bucket = counts.setdefault((region, day), {})
+        bucket["home_visits"] = bucket.get("home_visits", 0) + 1
+    for actor, action, at, data, case_id in events.tuples():
         region = region_of.get(actor)
         if region is None:
             continue
@@ -75,7 +92,7 @@ def rows(sites, start, end, case_condition=None) -> list[dict]:
                 import json
 
                 data = json.loads(data)
-            if (data or {}).get("home_visit") is True:
+            if (data or {}).get("home_visit") is True and case_id not in from_visits:
                 bucket["home_visits"] = bucket.get("home_visits", 0) + 1
     done = Case.select(Case.owner, Case.finished_on).where(
         (Case.county_code == county) & Case.finished_on.between(start, end))
