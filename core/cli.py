@@ -138,7 +138,7 @@ def sync_packs(pm, paths=(), full=False, actor="cli", role="cli"):
     from .permissions import known_permissions
 
     paths = [Path(p) for p in paths] or pack_paths(pm)
-    fingerprint = store.fingerprint(metadata_kinds(pm), known_permissions(pm))
+    fingerprint = store.fingerprint(metadata_kinds(pm), known_permissions(pm), paths)
     previous = None if full else store.previous_files(paths, fingerprint)
     catalog = load_catalog(pm, paths, previous=previous)
     return store.sync(catalog, actor=actor, role=role, files=fingerprint)

@@ -95,3 +95,21 @@ def test_removed_file_retires_its_entries(app, big):
     PARSED.clear()
     assert run(app, big)["changed"] == 1
     assert parsed_items_files() == ["items_001.yaml"]
+
+
+def test_an_edit_from_the_back_office_makes_the_next_sync_read_everything(app, big):
+    from core.metadata import store
+
+    run(app, big)
+    with app.app_context():
+        data = dict(MetadataRecord.get(MetadataRecord.current & (MetadataRecord.key == "synth-00305")).content)
+        old_days = data["promised_days"]
+        data["promised_days"] = 1 if old_days != 1 else 2
+        assert store.save_entries([("items", data, "synth")], actor="test", role="system")["changed"] == 1
+    PARSED.clear()
+    result = run(app, big)  # the file says otherwise: its version comes back
+    assert result["changed"] == 1
+    assert parsed_items_files() == [f"items_{i:03d}.yaml" for i in range(SYNTH // 100)]
+    with app.app_context():
+        record = MetadataRecord.get(MetadataRecord.current & (MetadataRecord.key == "synth-00305"))
+        assert (record.version, record.content["promised_days"]) == (3, old_days)

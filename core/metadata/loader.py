@@ -377,6 +377,9 @@ def merge(packs, errors) -> Catalog:
 
     kinds = {}
     for (kind, key), entries in sorted(found.items()):
+        if len(entries) == 1:  # the common case: one definition, its code is the key
+            kinds.setdefault(kind, {})[key] = entries[0]
+            continue
         counties = {}
         for e in entries:
             county = "" if kind in GLOBAL_CODE_KINDS else pack_county(by_name[e.pack], by_name)

@@ -63,11 +63,17 @@ def _sync(catalog, actor, role):
     columns = (MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key,
                MetadataRecord.version, MetadataRecord.content_hash, MetadataRecord.pack)
     if catalog.partial:
-        keys, current = sorted({entry.key for _kind, entry in fresh}), {}
-        for start in range(0, len(keys), 500):
-            light = MetadataRecord.select(*columns).where(
-                MetadataRecord.current & MetadataRecord.key.in_(keys[start:start + 500])).namedtuples()
-            current.update({(r.county_code, r.kind, r.key): r for r in light})
+        # by the (county_code, kind, key, version) index: the few changed entries' rows only
+        groups, current = {}, {}
+        for kind, entry in fresh:
+            groups.setdefault((_county_of(packs[entry.pack], entry, packs), kind), set()).add(entry.key)
+        for (county, kind), keys in sorted(groups.items()):
+            keys = sorted(keys)
+            for start in range(0, len(keys), 500):
+                light = MetadataRecord.select(*columns).where(
+                    (MetadataRecord.county_code == county) & (MetadataRecord.kind == kind)
+                    & MetadataRecord.key.in_(keys[start:start + 500]) & MetadataRecord.current).namedtuples()
+                current.update({(r.county_code, r.kind, r.key): r for r in light})
     else:
         light = MetadataRecord.select(*columns).where(MetadataRecord.current).namedtuples()
         current = {(r.county_code, r.kind, r.key): r for r in light}
@@ -125,9 +131,10 @@ def _sync_mark() -> int:
     return MetadataSync.select(fn.MAX(MetadataSync.id)).scalar() or 0
 
 
-def fingerprint(kinds, permissions=None) -> str:
+def fingerprint(kinds, permissions=None, paths=()) -> str:
     """What a file's recorded entries depend on besides its bytes: the kinds
-    (their schemas' source), the known permissions, the loader's code."""
+    (their schemas' source), the known permissions, the loader's code, and
+    the packs synced together (which pack overrides which)."""
     import inspect
 
     sources = {str(p) for p in Path(__file__).parent.glob("*.py")}
@@ -138,7 +145,8 @@ def fingerprint(kinds, permissions=None) -> str:
             sources.add(inspect.getsourcefile(schema_cls))
         except TypeError:
             pass
-    return hashlib.sha256(json.dumps([described, sorted(permissions or []), _sources_digest(tuple(sorted(sources)))])
+    return hashlib.sha256(json.dumps([described, sorted(permissions or []), _sources_digest(tuple(sorted(sources))),
+                                      [str(Path(p)) for p in paths]])
                           .encode("utf-8")).hexdigest()
 
 
