@@ -122,11 +122,26 @@ def metadata_kinds(pm):
     return registered(pm)
 
 
-def load_catalog(pm, paths=()):
+def load_catalog(pm, paths=(), previous=None):
     from .metadata.loader import load
     from .permissions import known_permissions
 
-    return load([Path(p) for p in paths] or pack_paths(pm), metadata_kinds(pm), permissions=known_permissions(pm))
+    return load([Path(p) for p in paths] or pack_paths(pm), metadata_kinds(pm), permissions=known_permissions(pm),
+                previous=previous)
+
+
+def sync_packs(pm, paths=(), full=False, actor="cli", role="cli"):
+    """``metadata sync``: read the packs (only the files changed since their
+    last sync, unless ``full``) and store them (app context needed). Raises
+    ``MetadataInvalid`` (nothing stored) with every error."""
+    from .metadata import store
+    from .permissions import known_permissions
+
+    paths = [Path(p) for p in paths] or pack_paths(pm)
+    fingerprint = store.fingerprint(metadata_kinds(pm), known_permissions(pm), paths)
+    previous = None if full else store.previous_files(paths, fingerprint)
+    catalog = load_catalog(pm, paths, previous=previous)
+    return store.sync(catalog, actor=actor, role=role, files=fingerprint)
 
 
 @cli.group()
@@ -153,22 +168,21 @@ def metadata_check(ctx, paths):
 
 @metadata.command("sync")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--full", is_flag=True, help="Read every file, not only those changed since the last sync.")
 @pass_ctx
-def metadata_sync(ctx, paths):
+def metadata_sync(ctx, paths, full):
     """Store packs as versioned records (only what changed)."""
     from . import db
-    from .metadata import store
     from .metadata.loader import MetadataInvalid
 
-    try:
-        catalog = load_catalog(ctx.pm, paths)
-    except MetadataInvalid as exc:
-        for error in exc.errors:
-            click.echo(str(error), err=True)
-        _fail(f"{len(exc.errors)} error(s); nothing was stored")
     with ctx.app.app_context():
         db.migrate()
-        counts = store.sync(catalog, actor=os.environ.get("USER", "cli"), role="cli")
+        try:
+            counts = sync_packs(ctx.pm, paths, full=full, actor=os.environ.get("USER", "cli"), role="cli")
+        except MetadataInvalid as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            _fail(f"{len(exc.errors)} error(s); nothing was stored")
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
 
 

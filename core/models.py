@@ -76,6 +76,22 @@ class MetadataRecord(BaseModel):
         indexes = ((("county_code", "kind", "key", "version"), True),)
 
 
+class MetadataFile(BaseModel):
+    """What one pack file produced at the last ``metadata sync`` of it: the
+    sha256 of its bytes and its entries' ``[kind, key, index]``, so that the
+    next sync parses only the files whose bytes changed. Valid only while
+    no other sync ran since (``sync_mark``: the newest sync id then) and the
+    kinds and permissions are the same (``fingerprint``)."""
+
+    county_code = peewee.CharField(max_length=6, default="", index=True)
+    pack_dir = peewee.CharField(max_length=500, index=True)
+    path = peewee.CharField(max_length=500, unique=True)
+    digest = peewee.CharField(max_length=64)
+    entries = JSONField()
+    fingerprint = peewee.CharField(max_length=64)
+    sync_mark = peewee.IntegerField(default=0)
+
+
 class ItemSearch(BaseModel):
     """The search keys of one current item version (core.item_search),
     written by ``metadata sync`` for changed items only: folded names in
@@ -231,7 +247,7 @@ class Holiday(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
 
 
-MODELS = [MetadataSync, MetadataRecord, Region, Site, Staff, SignInAttempt, UserSession, AuditEntry, Holiday]
+MODELS = [MetadataSync, MetadataRecord, MetadataFile, Region, Site, Staff, SignInAttempt, UserSession, AuditEntry, Holiday]
 
 
 def current_metadata(kind, county_code=None):

@@ -22,6 +22,8 @@ def check_forms(catalog, errors):
         return
     default = getattr(default, "data", default)
     for entry in catalog.entries("items"):
+        if entry.reused:  # unchanged, and so are the guides (a change to them reads everything)
+            continue
         guide = guides.get(catalog.tenant(entry), default)
         try:
             build_form_spec(entry.data, guide)
@@ -36,6 +38,8 @@ def check_roles(catalog, errors, known):
     from .loader import MetadataError, _line_of
 
     for entry in catalog.entries("roles"):
+        if entry.reused:
+            continue
         granted = entry.data.get("permissions") or []
         line = _line_of(Path(entry.file), ["roles", entry.index, "permissions"])
         if not granted:
@@ -47,6 +51,8 @@ def check_roles(catalog, errors, known):
                                             f"roles[{entry.index}].permissions[{i}]",
                                             f"{entry.key}: no code checks the permission {permission!r}"))
     for entry in catalog.entries("workflows"):
+        if entry.reused:
+            continue
         for i, transition in enumerate(entry.data.get("transitions", [])):
             if transition.get("permission") not in known:
                 errors.append(MetadataError(entry.file, _line_of(Path(entry.file), ["workflows", entry.index, "transitions", i]),

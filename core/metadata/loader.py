@@ -11,8 +11,10 @@ costs little more than parsing.
 """
 from __future__ import annotations
 
+import collections
 import datetime
 import functools
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,11 @@ from marshmallow import ValidationError
 from .schemas import BUILTIN_KINDS, REFERENCES
 
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: the files parsed lately (the tests count them)
+PARSED = collections.deque(maxlen=10000)
+#: kinds whose data the checks across kinds read for every entry: a file
+#: holding them is always parsed, and a change to it means a full sync
+ALWAYS_READ = frozenset({"regions", "sites", "staff", "guide_fields", "rulesets"})
 PACK_KEYS = {"name", "title", "version", "county", "overrides", "description"}
 
 
@@ -52,6 +59,9 @@ class Entry:
     pack: str
     file: str
     index: int
+    #: taken over from the last sync of an unchanged file: ``data`` is not
+    #: read (empty), the entry only takes part in merging by its key
+    reused: bool = False
 
 
 @dataclass
@@ -63,6 +73,8 @@ class Pack:
     overrides: list = field(default_factory=list)
     title: object = None
     entries: list = field(default_factory=list)
+    #: ``{file path: sha256 of its bytes}`` of every file read or reused
+    files: dict = field(default_factory=dict)
 
 
 #: kinds whose codes are national by nature (division codes, usernames):
@@ -105,6 +117,8 @@ class Catalog:
 
     packs: list
     kinds: dict
+    #: only the changed files were read (the others' entries are ``reused``)
+    partial: bool = False
 
     def get(self, kind, key, county=None):
         entry = self.lookup(kind, key, county)
@@ -224,14 +238,19 @@ def _dotted(keys) -> str:
 
 # --- reading one pack ----------------------------------------------------
 
-def read_pack(path, kinds, errors) -> Pack | None:
-    """Read and validate one pack directory; append problems to ``errors``."""
+def read_pack(path, kinds, errors, previous=None) -> Pack | None:
+    """Read and validate one pack directory; append problems to ``errors``.
+
+    ``previous`` (``{file path: (sha256, [[kind, key, index], …])}`` of the
+    last sync): a file whose bytes have that digest is not parsed; its
+    entries are taken over by key (``Entry.reused``)."""
     path = Path(path)
     manifest = path / "pack.yaml"
     if not manifest.is_file():
         errors.append(MetadataError(str(path), None, "", "not a metadata pack: pack.yaml is missing"))
         return None
-    head = _parse(manifest, errors)
+    digests = {}
+    head = _parse(manifest, errors, digests)
     if head is None:
         return None
     if not isinstance(head, dict) or not isinstance(head.get("name"), str):
@@ -246,17 +265,33 @@ def read_pack(path, kinds, errors) -> Pack | None:
                                     "must be a list of pack names"))
         overrides = []
     pack = Pack(head["name"], path, str(head.get("version", "1")), head.get("county"), overrides, head.get("title"))
+    pack.files.update(digests)
     for file in sorted(path.glob("*.yaml")):
         if file.name == "pack.yaml":
             continue
+        old = (previous or {}).get(str(file))
+        if old is not None and not {kind for kind, _key, _i in old[1]} & ALWAYS_READ:
+            raw = file.read_bytes()
+            if hashlib.sha256(raw).hexdigest() == old[0]:
+                pack.files[str(file)] = old[0]
+                pack.entries.extend(Entry(kind, key, {}, pack.name, str(file), i, reused=True)
+                                    for kind, key, i in old[1])
+                continue
         _read_file(pack, file, kinds, errors)
     return pack
 
 
-def _parse(file: Path, errors):
+def file_digest(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _parse(file: Path, errors, files=None):
     try:
-        with open(file, "rb") as fh:
-            return yaml.load(fh, Loader=SafeLoader)  # noqa: S506 - SafeLoader/CSafeLoader only
+        raw = Path(file).read_bytes()
+        PARSED.append(str(file))
+        if files is not None:
+            files[str(file)] = hashlib.sha256(raw).hexdigest()
+        return yaml.load(raw, Loader=SafeLoader)  # noqa: S506 - SafeLoader/CSafeLoader only
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         errors.append(MetadataError(str(file), mark.line + 1 if mark else None, "",
@@ -267,7 +302,7 @@ def _parse(file: Path, errors):
 
 
 def _read_file(pack, file, kinds, errors):
-    doc = _parse(file, errors)
+    doc = _parse(file, errors, pack.files)
     if doc is None:
         return
     if not isinstance(doc, dict):
@@ -342,6 +377,9 @@ def merge(packs, errors) -> Catalog:
 
     kinds = {}
     for (kind, key), entries in sorted(found.items()):
+        if len(entries) == 1:  # the common case: one definition, its code is the key
+            kinds.setdefault(kind, {})[key] = entries[0]
+            continue
         counties = {}
         for e in entries:
             county = "" if kind in GLOBAL_CODE_KINDS else pack_county(by_name[e.pack], by_name)
@@ -383,6 +421,8 @@ def check_references(catalog, errors, references=REFERENCES):
     national one (never another county's)."""
     for kind, dotted, target in references:
         for key, entry in catalog.kinds.get(kind, {}).items():
+            if entry.reused:  # unchanged, and so are the keys it can refer to
+                continue
             county = catalog.tenant(entry)
             for value in _values(entry.data, dotted):
                 if catalog.lookup(target, str(value), county) is None:
@@ -393,11 +433,22 @@ def check_references(catalog, errors, references=REFERENCES):
                         f"{key}: refers to {target[:-1] if target.endswith('s') else target} {value!r}, which does not exist"))
 
 
-def load(paths, kinds=None, permissions=None) -> Catalog:
+def load(paths, kinds=None, permissions=None, previous=None) -> Catalog:
     """Read, validate and merge the packs at ``paths``; raise
     :class:`MetadataInvalid` with every error found. With ``permissions``
-    (the codes the core and plugins check), roles are checked against it."""
+    (the codes the core and plugins check), roles are checked against it.
+
+    ``previous`` (``{file path: (sha256, [[kind, key, index], …])}`` of every
+    file of these packs at their last sync, see ``store.previous_files``):
+    only the files whose bytes changed are parsed and validated, as long as
+    that is safe (same files, each changed one defining the same keys, none
+    of :data:`ALWAYS_READ`'s kinds changed, no error); otherwise, and without
+    ``previous``, every file is read (``catalog.partial`` tells which)."""
     kinds = kinds or BUILTIN_KINDS
+    if previous:
+        catalog = _load_changed(paths, kinds, permissions, previous)
+        if catalog is not None:
+            return catalog
     errors = []
     packs = [p for p in (read_pack(path, kinds, errors) for path in paths) if p is not None]
     catalog = merge(packs, errors)
@@ -409,4 +460,45 @@ def load(paths, kinds=None, permissions=None) -> Catalog:
             check_roles(catalog, errors, permissions)
     if errors:
         raise MetadataInvalid(errors)
+    return catalog
+
+
+def _load_changed(paths, kinds, permissions, previous):
+    """The catalog with only the changed files parsed, or None when a full
+    read is needed (see :func:`load`)."""
+    for path in paths:
+        path = Path(path)
+        known = {p for p in previous if Path(p).parent == path}
+        on_disk = {str(f) for f in path.glob("*.yaml")}
+        manifest = str(path / "pack.yaml")
+        if not known or known != on_disk or manifest not in previous or file_digest(manifest) != previous[manifest][0]:
+            return None
+    errors = []
+    packs = [p for p in (read_pack(path, kinds, errors, previous) for path in paths) if p is not None]
+    if errors:
+        return None
+    for pack in packs:
+        produced, reused = {}, set()
+        for entry in pack.entries:
+            if entry.reused:
+                reused.add(entry.file)
+            else:
+                produced.setdefault(entry.file, []).append([entry.kind, entry.key, entry.index])
+        for file in pack.files:
+            if file in reused:
+                continue
+            entries, old = produced.get(file, []), previous.get(file)
+            if old is None or old[1] != entries or pack.files[file] != old[0] and (
+                    {kind for kind, _k, _i in entries} & ALWAYS_READ):
+                return None
+    catalog = merge(packs, errors)
+    if not errors:
+        from .checks import check_forms, check_roles
+
+        check_forms(catalog, errors)
+        if permissions is not None:
+            check_roles(catalog, errors, permissions)
+    if errors:
+        return None
+    catalog.partial = True
     return catalog

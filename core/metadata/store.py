@@ -8,14 +8,16 @@ one transaction or not at all.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from pathlib import Path
 
 import yaml
 
 from .. import audit
 from ..db import transaction
-from ..models import MetadataRecord, MetadataSync, Region, Site, current_metadata
+from ..models import MetadataFile, MetadataRecord, MetadataSync, Region, Site, current_metadata
 from .loader import Catalog, canonical_json
 from .schemas import BUILTIN_KINDS
 
@@ -38,59 +40,167 @@ def manifests(catalog: Catalog) -> dict:
     }
 
 
-def sync(catalog: Catalog, actor="system", role="system") -> dict:
-    """Store ``catalog``; return counts ``{added, changed, retired, unchanged}``."""
-    packs = {p.name: p for p in catalog.packs}
+def sync(catalog: Catalog, actor="system", role="system", files=None) -> dict:
+    """Store ``catalog``; return counts ``{added, changed, retired, unchanged}``.
+
+    ``files`` (a :func:`fingerprint`): also record what each pack file
+    produced, for the next sync to parse only the changed files
+    (:func:`previous_files`). A ``catalog.partial`` one (read so) is
+    compared by its changed entries only: the others' files are unchanged
+    since the last sync, and no other sync ran since."""
     with transaction():
-        # what the comparison needs, as plain tuples: not the (large) content of every entry
-        light = MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.kind,
-                                      MetadataRecord.key, MetadataRecord.version, MetadataRecord.content_hash,
-                                      MetadataRecord.pack).where(MetadataRecord.current).namedtuples()
-        current = {(r.county_code, r.kind, r.key): r for r in light}
-        plan, seen = [], set()
-        for kind, entries in sorted(catalog.kinds.items()):
-            for _key, entry in sorted(entries.items()):
-                county = _county_of(packs[entry.pack], entry, packs)
-                ident = (county, kind, entry.key)
-                seen.add(ident)
-                digest = _hash(entry.data)
-                old = current.get(ident)
-                if old is None or old.content_hash != digest or old.pack != entry.pack:
-                    plan.append((ident, entry, digest, old))
-        # A sync speaks for the packs it was given: entries of other packs stay.
-        retired = [r for ident, r in current.items() if ident not in seen and r.pack in packs]
-        counts = {
-            "added": sum(1 for p in plan if p[3] is None),
-            "changed": sum(1 for p in plan if p[3] is not None),
-            "retired": len(retired),
-            "unchanged": len(seen) - len(plan),
-        }
-        if not plan and not retired:
-            return counts
-        run = MetadataSync.create(actor=actor, packs=manifests(catalog), added=counts["added"],
-                                  changed=counts["changed"], retired=counts["retired"])
-        if retired:
-            MetadataRecord.update(current=False).where(MetadataRecord.id.in_([r.id for r in retired])).execute()
-        changed_ids = [old.id for _, _, _, old in plan if old is not None]
-        if changed_ids:
-            MetadataRecord.update(current=False).where(MetadataRecord.id.in_(changed_ids)).execute()
-        # a changed entry follows its current version; an added one may follow a retired one
-        latest = _latest_versions([ident for ident, _, _, old in plan if old is None])
-        rows = []
-        for (county, kind, key), entry, digest, old in plan:
-            version = old.version if old is not None else latest.get((county, kind, key), 0)
-            rows.append(dict(county_code=county, kind=kind, key=key, version=version + 1,
-                             pack=entry.pack, content=entry.data, content_hash=digest, current=True, sync=run))
-        for start in range(0, len(rows), 200):
-            MetadataRecord.insert_many(rows[start:start + 200]).execute()
-        touched = {ident[1] for ident, *_ in plan} | {r.kind for r in retired}
-        if touched & {"regions", "sites"}:
-            materialise()
-        if "items" in touched:
-            _refresh_item_search(run, plan, retired)
-        audit.record("metadata.sync", f"metadata_sync:{run.id}", actor=actor, role=role,
-                     payload={**counts, "packs": sorted(packs)})
+        counts = _sync(catalog, actor, role)
+        if files is not None:
+            _record_files(catalog, files)
     return counts
+
+
+def _sync(catalog, actor, role):
+    packs = {p.name: p for p in catalog.packs}
+    fresh = [(kind, entry) for kind, entries in sorted(catalog.kinds.items())
+             for _key, entry in sorted(entries.items()) if not entry.reused]
+    # what the comparison needs, as plain tuples: not the (large) content of every entry
+    columns = (MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key,
+               MetadataRecord.version, MetadataRecord.content_hash, MetadataRecord.pack)
+    if catalog.partial:
+        # by the (county_code, kind, key, version) index: the few changed entries' rows only
+        groups, current = {}, {}
+        for kind, entry in fresh:
+            groups.setdefault((_county_of(packs[entry.pack], entry, packs), kind), set()).add(entry.key)
+        for (county, kind), keys in sorted(groups.items()):
+            keys = sorted(keys)
+            for start in range(0, len(keys), 500):
+                light = MetadataRecord.select(*columns).where(
+                    (MetadataRecord.county_code == county) & (MetadataRecord.kind == kind)
+                    & MetadataRecord.key.in_(keys[start:start + 500]) & MetadataRecord.current).namedtuples()
+                current.update({(r.county_code, r.kind, r.key): r for r in light})
+    else:
+        light = MetadataRecord.select(*columns).where(MetadataRecord.current).namedtuples()
+        current = {(r.county_code, r.kind, r.key): r for r in light}
+    plan, seen = [], set()
+    for kind, entry in fresh:
+        county = _county_of(packs[entry.pack], entry, packs)
+        ident = (county, kind, entry.key)
+        seen.add(ident)
+        digest = _hash(entry.data)
+        old = current.get(ident)
+        if old is None or old.content_hash != digest or old.pack != entry.pack:
+            plan.append((ident, entry, digest, old))
+    # A sync speaks for the packs it was given: entries of other packs stay.
+    # (A partial one has the same keys in the same files as the last sync.)
+    retired = [] if catalog.partial else [r for ident, r in current.items() if ident not in seen and r.pack in packs]
+    counts = {
+        "added": sum(1 for p in plan if p[3] is None),
+        "changed": sum(1 for p in plan if p[3] is not None),
+        "retired": len(retired),
+        "unchanged": (catalog.count() if catalog.partial else len(seen)) - len(plan),
+    }
+    if not plan and not retired:
+        return counts
+    run = MetadataSync.create(actor=actor, packs=manifests(catalog), added=counts["added"],
+                              changed=counts["changed"], retired=counts["retired"])
+    if retired:
+        MetadataRecord.update(current=False).where(MetadataRecord.id.in_([r.id for r in retired])).execute()
+    changed_ids = [old.id for _, _, _, old in plan if old is not None]
+    if changed_ids:
+        MetadataRecord.update(current=False).where(MetadataRecord.id.in_(changed_ids)).execute()
+    # a changed entry follows its current version; an added one may follow a retired one
+    latest = _latest_versions([ident for ident, _, _, old in plan if old is None])
+    rows = []
+    for (county, kind, key), entry, digest, old in plan:
+        version = old.version if old is not None else latest.get((county, kind, key), 0)
+        rows.append(dict(county_code=county, kind=kind, key=key, version=version + 1,
+                         pack=entry.pack, content=entry.data, content_hash=digest, current=True, sync=run))
+    for start in range(0, len(rows), 200):
+        MetadataRecord.insert_many(rows[start:start + 200]).execute()
+    touched = {ident[1] for ident, *_ in plan} | {r.kind for r in retired}
+    if touched & {"regions", "sites"}:
+        materialise()
+    if "items" in touched:
+        _refresh_item_search(run, plan, retired)
+    audit.record("metadata.sync", f"metadata_sync:{run.id}", actor=actor, role=role,
+                 payload={**counts, "packs": sorted(packs)})
+    return counts
+
+
+# --- what each pack file produced ----------------------------------------------
+
+def _sync_mark() -> int:
+    from peewee import fn
+
+    return MetadataSync.select(fn.MAX(MetadataSync.id)).scalar() or 0
+
+
+def fingerprint(kinds, permissions=None, paths=()) -> str:
+    """What a file's recorded entries depend on besides its bytes: the kinds
+    (their schemas' source), the known permissions, the loader's code, and
+    the packs synced together (which pack overrides which)."""
+    import inspect
+
+    sources = {str(p) for p in Path(__file__).parent.glob("*.py")}
+    described = []
+    for name, (schema_cls, key) in sorted(kinds.items()):
+        described.append([name, key, f"{schema_cls.__module__}.{schema_cls.__qualname__}"])
+        try:
+            sources.add(inspect.getsourcefile(schema_cls))
+        except TypeError:
+            pass
+    return hashlib.sha256(json.dumps([described, sorted(permissions or []), _sources_digest(tuple(sorted(sources))),
+                                      [str(Path(p)) for p in paths]])
+                          .encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _sources_digest(paths) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def previous_files(paths, fingerprint_) -> dict | None:
+    """``{file path: (sha256, [[kind, key, index], …])}`` of every file of
+    the packs at ``paths`` at their last sync, for ``loader.load(previous=)``;
+    None when that record can't be trusted (another sync ran since, the
+    kinds, permissions or code changed, a pack never synced so)."""
+    dirs = [str(Path(p)) for p in paths]
+    rows = list(MetadataFile.select(MetadataFile.path, MetadataFile.pack_dir, MetadataFile.digest,
+                                    MetadataFile.entries, MetadataFile.fingerprint, MetadataFile.sync_mark)
+                .where(MetadataFile.pack_dir.in_(dirs)))
+    mark = _sync_mark()
+    if not rows or {r.pack_dir for r in rows} != set(dirs) or any(
+            r.fingerprint != fingerprint_ or r.sync_mark != mark for r in rows):
+        return None
+    return {r.path: (r.digest, [list(e) for e in r.entries]) for r in rows}
+
+
+def _record_files(catalog, fingerprint_):
+    mark = _sync_mark()
+    produced, dirs = {}, {}
+    for pack in catalog.packs:
+        for file, digest in pack.files.items():
+            produced[file] = (digest, [], str(pack.path), str(pack.county or ""))
+            dirs[str(pack.path)] = True
+        for entry in pack.entries:
+            if entry.file in produced:
+                produced[entry.file][1].append([entry.kind, entry.key, entry.index])
+    if not produced:
+        return
+    existing = {r.path: r for r in MetadataFile.select(MetadataFile.id, MetadataFile.path, MetadataFile.digest,
+                                                       MetadataFile.pack_dir, MetadataFile.fingerprint)
+                .where(MetadataFile.pack_dir.in_(list(dirs)) | MetadataFile.path.in_(list(produced)))}
+    stale = [r.id for path, r in existing.items()
+             if path not in produced or r.digest != produced[path][0] or r.fingerprint != fingerprint_
+             or r.pack_dir != produced[path][2]]
+    if stale:
+        MetadataFile.delete().where(MetadataFile.id.in_(stale)).execute()
+    kept = {path for path, r in existing.items() if r.id not in stale}
+    rows = [dict(county_code=county, pack_dir=pack_dir, path=path, digest=digest, entries=entries,
+                 fingerprint=fingerprint_, sync_mark=mark)
+            for path, (digest, entries, pack_dir, county) in produced.items() if path not in kept]
+    for start in range(0, len(rows), 200):
+        MetadataFile.insert_many(rows[start:start + 200]).execute()
+    MetadataFile.update(sync_mark=mark).where(MetadataFile.pack_dir.in_(list(dirs))).execute()
 
 
 def _latest_versions(idents):
