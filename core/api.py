@@ -109,6 +109,10 @@ class ItemSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": ["instant", "promised", "major"]})
     department = fields.String(required=True)
+    department_name = fields.String(required=True)
+    high_frequency = fields.Boolean(required=True)
+    frequent = fields.Boolean(required=True, metadata={"description": "Among the items you file most."})
+    url = fields.String(required=True, metadata={"description": "The web form of the item."})
 
 
 class FormFieldSchema(Schema):
@@ -370,8 +374,10 @@ def build_spec():
     array = lambda ref: {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}}  # noqa: E731
     spec.path("/api/me", operations={"get": _op("getMe", "Who the token or session is", "Me", tags=("auth",),
                                                 refusals=(401,))})
-    spec.path("/api/items", operations={"get": _op("listItems", "Items you may file cases for", array("Item"),
-                                                   query=[q], tags=("items",))})
+    item_limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50}}
+    spec.path("/api/items", operations={"get": _op("listItems", "Items you may file cases for, a page at a time "
+                                                   "(the total in X-Total-Count)", array("Item"),
+                                                   query=[q, offset, item_limit], tags=("items",))})
     spec.path("/api/items/{code}/form", operations={"get": _op(
         "getItemForm", "The item's form spec", "FormSpec", params=[CODE], tags=("items",))})
     spec.path("/api/items/{code}/cases", operations={"post": _op(

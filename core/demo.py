@@ -99,5 +99,8 @@ def load_demo(pm, password: str, county=None, history=0):
                 from .cases import history as past
 
                 past.generate(code, history, seed=int(code))  # a year behind the dashboard (core.kpi)
+                from .cases import service as case_service
+
+                case_service.sla_scan()  # the history's overdue cases escalated, as the demo's own are
         load_demo_accounts(code)  # self-assessments and work logs (the accounts' pages)
     return logins

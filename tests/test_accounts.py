@@ -230,7 +230,7 @@ def test_ab_posts_need_an_active_b_post_and_leave_no_empty_window(demo_app):
         assert {g["subject"] for g in ab_posts(COUNTY, rule)} == agents - {a.username, b.username}
         Staff.update(active=False).where(Staff.id == b.id).execute()  # both gone: an empty window
         gaps = {g["subject"]: g for g in ab_posts(COUNTY, rule)}
-        assert set(gaps) == agents - {b.username} and "empty" in gaps[a.username]["fill"]
+        assert set(gaps) == agents - {b.username} and "空岗" in gaps[a.username]["fill"]  # the default locale: 现空岗 (an empty window)
 
 
 # --- site self-assessment -------------------------------------------------------------

@@ -126,7 +126,7 @@ def writer(number, round_no, browser, form, token, stop, results):
 def test_writers_survive_kill_9_without_errors_or_lost_cases(make_app, database_url, tmp_path):
     data_dir = tmp_path / "var"
     env = environment(data_dir, database_url)
-    demo = cli(env, "demo")
+    demo = cli(env, "demo", "--history", "0")
     assert demo.returncode == 0, demo.stderr
     server = Server(env, tmp_path / "server.log")
     port = server.start()

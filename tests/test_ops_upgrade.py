@@ -64,6 +64,11 @@ def _raw_ids(sqlite_file):
     return {i: cipher.decrypt(token, context="cases.applicant_id_number") for i, token in rows}
 
 
+#: every migration newer than the release's last (0012): what the upgrade applies
+AFTER_RELEASE = sorted(p.stem for p in (Path(__file__).parent.parent / "core" / "migrations").glob("0*.py")
+                       if p.stem > "0012_staff_profile")
+
+
 def test_release_database_upgrades(release_db, database_url, tmp_path):
     var, sqlite_file = release_db
     expected_ids = _raw_ids(sqlite_file)
@@ -79,7 +84,7 @@ def test_release_database_upgrades(release_db, database_url, tmp_path):
     app.config["TESTING"] = True
     try:
         with app.app_context():
-            assert dbmod.pending_migrations() == ["0016_operations"] or "0016_operations" in dbmod.pending_migrations()
+            assert dbmod.pending_migrations() == AFTER_RELEASE
         group, _ = build()
         ctx = Context()
         ctx._app = app
@@ -125,7 +130,7 @@ def test_release_database_upgrades(release_db, database_url, tmp_path):
         other = create_app(data_dir=str(fresh), database_url=f"sqlite:///{fresh / 'db.sqlite3'}",
                            plugins=BUILTIN, secret_key="t")
         report = restore(other, backups[0])
-        assert report.migrated == ["0016_operations"]
+        assert report.migrated == AFTER_RELEASE
         assert report.rows == sum(expected.values())
         other.extensions["bangban"].db.close()
     finally:

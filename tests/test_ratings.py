@@ -263,7 +263,7 @@ def test_metrics_and_indicators_match_a_hand_count(demo_app, monkeypatch):
         assert registry.compute_metric("rectification_rate", ours) == (len(rectified), len(counted))
         assert registry.compute_metric("callback_rate", ours) == (len(called), len(counted))
         # the core's metrics still read the case's latest rating
-        assert registry.compute_metric("satisfaction", ours) == (sum(p["latest"] >= 3 for p in plan), len(plan))
+        assert registry.compute_metric("satisfaction", ours) == (sum(p["latest"] >= 4 for p in plan), len(plan))  # 满意 and 非常满意
         finished = [p for p in plan if p["finished"]]
         assert registry.compute_metric("rating_coverage", ours) == (len(finished), len(finished))
         # per responsible person

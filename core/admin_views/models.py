@@ -155,6 +155,9 @@ class StaffView(SecureModelView):
     permission = "staff.manage"
     column_list = ("username", "name", "role", "region", "department", "covers", "active")
     column_searchable_list = ("username", "name")
+
+    def search_placeholder(self):
+        return str(_l("Username or name"))
     column_filters = ("role", "active")
     column_labels = {"username": _l("Username"), "name": _l("Name"), "role": _l("Role"), "region": _l("Region"),
                      "department": _l("Department"), "active": _l("Active"), "covers": _l("B post for")}
@@ -382,6 +385,9 @@ class AuditView(SecureModelView):
                            "prev_hash", "mac")
     column_default_sort = ("seq", True)
     column_searchable_list = ("actor", "action", "entity")
+
+    def search_placeholder(self):
+        return str(_l("Actor, action or record"))
     column_filters = ("action", "role")
     column_labels = {"seq": "#", "created_at": _l("Time"), "actor": _l("By"), "role": _l("Role"),
                      "action": _l("Action"), "entity": _l("Entity"), "county_code": _l("County"),

@@ -26,13 +26,6 @@ ACCEPTED = ("accept", "tolerant_accept")
 
 
 @hookimpl
-def register_permissions(register):
-    register("api_token.manage", _l("Issue and revoke API tokens for devices"))
-    register("outbox.manage", _l("Inspect the outbox and send messages again"))
-    register("online_request.handle", _l("Call back online requests and file cases from them"))
-
-
-@hookimpl
 def register_plugin_settings(register):
     for code, (label, _topics) in TARGETS.items():
         for name, word in SETTING_WORDS.items():
