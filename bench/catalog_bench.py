@@ -38,6 +38,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import Row, fresh_pg, pg_url  # noqa: E402
 from bench.synth import write_catalog  # noqa: E402
 
 BIG = 5000
@@ -163,7 +164,7 @@ def sync_runner(side, full=False):
     return run
 
 
-def run(label, small_url, big_url, tmp: Path, repeat: int, sync_only=False):
+def run_db(label, small_url, big_url, tmp: Path, repeat: int, sync_only=False):
     synth = write_catalog(tmp / "synth", BIG - 102, name="synth", departments=False, distinct_names=True)
     small = Side(small_url, tmp / "small", None)
     big = Side(big_url, tmp / "big", synth)
@@ -191,21 +192,6 @@ def run(label, small_url, big_url, tmp: Path, repeat: int, sync_only=False):
     return ratios
 
 
-def _fresh_pg(url):
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    admin = peewee.PostgresqlDatabase("postgres", host=parsed.hostname, port=parsed.port or 5432,
-                                      user=parsed.username or "postgres")
-    admin.connect()
-    admin.connection().autocommit = True
-    name = parsed.path.lstrip("/")
-    admin.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-    admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}"')  # noqa: S608 - our own bench database's name
-    admin.execute_sql(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
@@ -215,19 +201,37 @@ def main(argv=None):
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        results["SQLite"] = run("SQLite", f"sqlite:///{tmp / 'small.db'}", f"sqlite:///{tmp / 'big.db'}", tmp,
+        results["SQLite"] = run_db("SQLite", f"sqlite:///{tmp / 'small.db'}", f"sqlite:///{tmp / 'big.db'}", tmp,
                                 args.repeat, args.sync_only)
         if not args.sqlite_only:
-            base = os.environ.get("BANGBAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/bangban_bench")
-            small, big = base + "_catalog_small", base + "_catalog_big"
+            small, big = pg_url("catalog_small"), pg_url("catalog_big")
             try:
-                _fresh_pg(small)
-                _fresh_pg(big)
+                fresh_pg(small)
+                fresh_pg(big)
             except peewee.OperationalError as exc:
                 print(f"PostgreSQL: not measured ({exc})")
                 return results
-            results["PostgreSQL"] = run("PostgreSQL", small, big, tmp / "pg", args.repeat, args.sync_only)
+            results["PostgreSQL"] = run_db("PostgreSQL", small, big, tmp / "pg", args.repeat, args.sync_only)
     return results
+
+
+def run(ctx):
+    """Rows for bench/run.py: each listing page and the one-item sync at
+    5,000 items vs about 100 (issue 15, goal <= 1.3x)."""
+    rows = []
+    for db in ctx.dbs:
+        if db == "sqlite":
+            small, big = f"sqlite:///{ctx.tmp / 'cat_small.db'}", f"sqlite:///{ctx.tmp / 'cat_big.db'}"
+        else:
+            small, big = pg_url("catalog_small"), pg_url("catalog_big")
+            fresh_pg(small)
+            fresh_pg(big)
+        ratios = run_db(db, small, big, ctx.tmp / f"cat-{db}", max(ctx.repeat * 4, 20))
+        for name, ratio in ratios.items():
+            if name.startswith("  "):
+                continue
+            rows.append(Row(f"5,000 vs 100 items: {name}", db, ratio, "<= 1.3x", ratio <= 1.3))
+    return rows
 
 
 if __name__ == "__main__":
