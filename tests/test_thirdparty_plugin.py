@@ -9,7 +9,6 @@ plugin (``--no-deps --no-index``).
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
