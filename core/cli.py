@@ -365,15 +365,15 @@ def demo(ctx, password, county, history):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", type=click.IntRange(1, 64), envvar="BANGBAN_WORKERS",
-              help="worker processes (default: two per core, at least 2; env BANGBAN_WORKERS)")
+              help="worker processes (default: one per core, at least 2; env BANGBAN_WORKERS)")
 @click.option("--threads", type=click.IntRange(1, 256), envvar="BANGBAN_THREADS",
-              help="threads per worker (default 4; waitress: 16; env BANGBAN_THREADS)")
+              help="threads per worker (default 8; waitress: 16; env BANGBAN_THREADS)")
 @click.option("--server", type=click.Choice(["gunicorn", "waitress"]), default="gunicorn", show_default=True,
               envvar="BANGBAN_SERVER", help="waitress: one process (no fork, e.g. Windows)")
 @pass_ctx
 def serve(ctx, host, port, workers, threads, server):
     """Serve the app (migrating the database first): gunicorn, threaded
-    workers, one per core and more (see the README's "Serving")."""
+    workers, one per core, 8 threads each (see the README's "Serving")."""
     from . import db, serving
 
     app = ctx.app

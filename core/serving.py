@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import os
 
-#: threads per gunicorn worker; requests beyond workers x threads wait in
-#: the listen queue (``backlog``), connections beyond them wait in the poller
-THREADS = 4
+#: threads per gunicorn worker (as many as the PostgreSQL pool's connections,
+#: BANGBAN_DB_POOL_SIZE, default 8); requests beyond workers x threads wait
+#: in the listen queue (``backlog``), idle connections in the poller
+THREADS = 8
 #: the listen queue and the per-worker connection limit: far above the
 #: expected hundred users, so nobody is refused a connection at a peak
 BACKLOG = 2048
@@ -42,10 +43,11 @@ def cores() -> int:
 
 
 def default_workers(n_cores: int | None = None) -> int:
-    """Worker processes for ``n_cores``: two per core (while one waits on the
-    database another computes), at least 2 and at most 16."""
+    """Worker processes for ``n_cores``: one per core (a Python process
+    computes on one core at a time), at least 2 (a worker that restarts or
+    renders a long page does not hold up everyone), at most 16."""
     n_cores = n_cores or cores()
-    return min(max(2 * n_cores, 2), 16)
+    return min(max(n_cores, 2), 16)
 
 
 def options(host, port, workers, threads, timeout=120):
