@@ -1,10 +1,11 @@
 """Printing in a real browser (Debian's chromium through Playwright,
-``page.pdf`` with the page's own CSS page size): the commission, the
-receipt, the notices, the ledgers and the reports come out on A4 portrait
-pages in Chinese, Mongolian and English; a case's sheets fit one page even
-for an item with many materials and people with long names; the signature
-lines never stand alone on the last page; Mongolian sheets run vertically
-inside the portrait page."""
+``page.pdf`` with the page's own CSS page size, the PDF read with pypdf):
+the commission, the receipt, the notices, the ledgers and the reports come
+out on A4 portrait pages in Chinese, Mongolian and English; a case's sheets
+fit one page even for an item with many materials and people with long
+names; the signature lines never stand alone on the last page; Mongolian
+sheets run vertically inside the portrait page. Set BANGBAN_PRINT_DIR to keep
+the PDFs for a person to look at."""
 import datetime
 import io
 import os
