@@ -20,24 +20,53 @@ from peewee import fn
 from .models import MetadataRecord, MetadataSync
 
 
+#: (name, database class, arity) -> (SQL, parameter slots): the catalog's few queries, compiled
+#: by peewee once (compiling a query costs more than running it on an indexed table)
+_PLANS = {}
+
+
+def _plan(name, build, values):
+    database = MetadataRecord._meta.database
+    database = getattr(database, "obj", database)  # the proxy's database
+    key = (name, type(database), len(values))
+    plan = _PLANS.get(key)
+    if plan is None:
+        marks = [f"\x00{i}\x00" for i in range(len(values))]
+        sql, params = build(*marks).sql()
+        plan = _PLANS[key] = (sql, [marks.index(p) if p in marks else (p,) for p in params])
+    sql, slots = plan
+    return sql, [values[s] if isinstance(s, int) else s[0] for s in slots]
+
+
+def _select(name, build, *values):
+    """The records of query ``name`` (``build(*values)``, compiled once)."""
+    sql, params = _plan(name, build, values)
+    return tuple(MetadataRecord.raw(sql, *params))
+
+
 def version() -> int:
     if has_request_context() and "_bangban_catalog_version" in g:
         return g._bangban_catalog_version
-    value = MetadataSync.select(fn.MAX(MetadataSync.id)).scalar() or 0
+    sql, params = _plan("version", lambda: MetadataSync.select(fn.MAX(MetadataSync.id)), ())
+    value = MetadataRecord._meta.database.execute_sql(sql, params).fetchone()[0] or 0
     if has_request_context():
         g._bangban_catalog_version = value
     return value
 
 
-def cached(namespace, key, compute):
-    """Per-app cache of values derived from the current catalog; emptied
-    whenever the catalog's version changes."""
+def _store():
     store = current_app.extensions["bangban"].cache
     current = version()
     if store.get("_version") != current:
         store.clear()
         store["_version"] = current
-    space = store.setdefault(namespace, {})
+    return store
+
+
+def cached(namespace, key, compute):
+    """Per-app cache of values derived from the current catalog; emptied
+    whenever the catalog's version changes."""
+    space = _store().setdefault(namespace, {})
     try:
         return space[key]
     except KeyError:
@@ -45,11 +74,23 @@ def cached(namespace, key, compute):
         return value
 
 
+#: kinds of a few records a county, which nearly every page needs some of (permissions, the
+#: commission form, the menus): read together in one query the first time one is needed
+SMALL_KINDS = ("roles", "rulesets", "guide_fields", "special_groups", "workflows", "departments")
+
+
 def _records(kind):
     """Every current record of a kind, ordered by key, national first."""
-    return cached("all", kind, lambda: tuple(MetadataRecord.select().where(
-        (MetadataRecord.kind == kind) & MetadataRecord.current).order_by(
-        MetadataRecord.key, MetadataRecord.county_code)))
+    space = _store().setdefault("all", {})
+    if kind in space:
+        return space[kind]
+    kinds = SMALL_KINDS if kind in SMALL_KINDS else (kind,)
+    rows = _select("kinds", lambda *ks: MetadataRecord.select().where(
+        MetadataRecord.kind.in_(ks) & MetadataRecord.current).order_by(
+        MetadataRecord.key, MetadataRecord.county_code), *kinds)
+    for k in kinds:
+        space[k] = rows if len(kinds) == 1 else tuple(r for r in rows if r.kind == k)
+    return space[kind]
 
 
 def _by_key(kind):
@@ -62,10 +103,36 @@ def _by_key(kind):
     return cached("by_key", kind, build)
 
 
+def _entry(kind, key, county):
+    """The current records of one entry (the county's and the national one,
+    or every county's for ``county=None``), national first: taken from the
+    whole kind when that is already read, else read alone (one indexed
+    query, cached) - a page that needs one item after a sync does not
+    decode every item of the catalog."""
+    every = _store().get("by_key", {}).get(kind)
+    if every is None and kind in SMALL_KINDS:
+        every = _by_key(kind)
+    if every is not None:
+        return every.get(key)
+
+    def build(kind, key, county=None):
+        where = (MetadataRecord.kind == kind) & (MetadataRecord.key == key) & MetadataRecord.current
+        if county is not None:
+            where &= MetadataRecord.county_code.in_([county, ""])
+        return MetadataRecord.select().where(where).order_by(MetadataRecord.county_code)
+
+    def read():
+        if county is None:
+            return _select("entry", build, kind, key)
+        return _select("county entry", build, kind, key, county)
+
+    return cached("entry", (kind, key, county), read)
+
+
 def current(kind, key, county=None):
     """The current record of one entry (read-only), or None: the county's
     own, else the national one (``county=None``: national, else the first)."""
-    records = _by_key(kind).get(key)
+    records = _entry(kind, key, county)
     if not records:
         return None
     if county is None:
