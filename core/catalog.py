@@ -15,6 +15,7 @@ entries first, then any county's (for national kinds such as workflows).
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context
+import peewee
 from peewee import fn
 
 from .models import MetadataRecord, MetadataSync
@@ -39,9 +40,27 @@ def _plan(name, build, values):
 
 
 def _select(name, build, *values):
-    """The records of query ``name`` (``build(*values)``, compiled once)."""
+    """The records of query ``name`` (``build(*values)``, compiled once),
+    made from the rows as peewee makes them (its converters: JSON, dates,
+    booleans), without its per-row machinery."""
     sql, params = _plan(name, build, values)
-    return tuple(MetadataRecord.raw(sql, *params))
+    cursor = MetadataRecord._meta.database.execute_sql(sql, params)
+    columns = [_column(d[0]) for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        record = MetadataRecord(__no_default__=1, **{name: convert(v) if convert and v is not None else v
+                                                     for (name, convert), v in zip(columns, row)})
+        record._dirty.clear()
+        out.append(record)
+    return tuple(out)
+
+
+def _column(column):
+    field = MetadataRecord._meta.columns[column]
+    plain = isinstance(field, (peewee.CharField, peewee.IntegerField, peewee.AutoField)) and not isinstance(
+        field, peewee.ForeignKeyField)
+    return field.name if not isinstance(field, peewee.ForeignKeyField) else field.name + "_id", (
+        None if plain else field.python_value)
 
 
 def version() -> int:
@@ -74,23 +93,11 @@ def cached(namespace, key, compute):
         return value
 
 
-#: kinds of a few records a county, which nearly every page needs some of (permissions, the
-#: commission form, the menus): read together in one query the first time one is needed
-SMALL_KINDS = ("roles", "rulesets", "guide_fields", "special_groups", "workflows", "departments")
-
-
 def _records(kind):
     """Every current record of a kind, ordered by key, national first."""
-    space = _store().setdefault("all", {})
-    if kind in space:
-        return space[kind]
-    kinds = SMALL_KINDS if kind in SMALL_KINDS else (kind,)
-    rows = _select("kinds", lambda *ks: MetadataRecord.select().where(
-        MetadataRecord.kind.in_(ks) & MetadataRecord.current).order_by(
-        MetadataRecord.key, MetadataRecord.county_code), *kinds)
-    for k in kinds:
-        space[k] = rows if len(kinds) == 1 else tuple(r for r in rows if r.kind == k)
-    return space[kind]
+    return cached("all", kind, lambda: _select("kind", lambda k: MetadataRecord.select().where(
+        (MetadataRecord.kind == k) & MetadataRecord.current).order_by(
+        MetadataRecord.key, MetadataRecord.county_code), kind))
 
 
 def _by_key(kind):
@@ -110,8 +117,6 @@ def _entry(kind, key, county):
     query, cached) - a page that needs one item after a sync does not
     decode every item of the catalog."""
     every = _store().get("by_key", {}).get(kind)
-    if every is None and kind in SMALL_KINDS:
-        every = _by_key(kind)
     if every is not None:
         return every.get(key)
 
@@ -129,10 +134,7 @@ def _entry(kind, key, county):
     return cached("entry", (kind, key, county), read)
 
 
-def current(kind, key, county=None):
-    """The current record of one entry (read-only), or None: the county's
-    own, else the national one (``county=None``: national, else the first)."""
-    records = _entry(kind, key, county)
+def _pick(records, county):
     if not records:
         return None
     if county is None:
@@ -144,6 +146,12 @@ def current(kind, key, county=None):
     return None
 
 
+def current(kind, key, county=None):
+    """The current record of one entry (read-only), or None: the county's
+    own, else the national one (``county=None``: national, else the first)."""
+    return _pick(_entry(kind, key, county), county)
+
+
 def all_current(kind, county=None):
     """Every current record of a kind, ordered by key (read-only); with
     ``county``, that county's and the national ones (its own shadowing)."""
@@ -151,7 +159,14 @@ def all_current(kind, county=None):
         return _records(kind)
 
     def build():
-        return tuple(r for r in (current(kind, key, county) for key in _by_key(kind)) if r is not None)
+        every = _store().get("by_key", {}).get(kind)
+        if every is None:  # only this county's and the national ones (an indexed read)
+            every = {}
+            for record in _select("county kind", lambda k, c: MetadataRecord.select().where(
+                    MetadataRecord.county_code.in_([c, ""]) & (MetadataRecord.kind == k)
+                    & MetadataRecord.current).order_by(MetadataRecord.key, MetadataRecord.county_code), kind, county):
+                every.setdefault(record.key, []).append(record)
+        return tuple(r for r in (_pick(every[key], county) for key in every) if r is not None)
 
     return cached("county", (kind, county), build)
 
