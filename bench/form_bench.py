@@ -155,8 +155,8 @@ def measure(database_url, tmp, repeat, number):
 
 def run(ctx):
     rows = []
-    repeat = 5 if ctx.quick else max(ctx.repeat, 7)
-    number = 3 if ctx.quick else 20
+    repeat = ctx.repeat if ctx.quick else max(ctx.repeat, 7)
+    number = 2 if ctx.quick else 20
     for db in ctx.dbs:
         with tempfile.TemporaryDirectory(dir=ctx.tmp) as tmp:
             if db == "postgresql":
