@@ -15,29 +15,77 @@ entries first, then any county's (for national kinds such as workflows).
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context
+import peewee
 from peewee import fn
 
 from .models import MetadataRecord, MetadataSync
 
 
+#: (name, database class, arity) -> (SQL, parameter slots): the catalog's few queries, compiled
+#: by peewee once (compiling a query costs more than running it on an indexed table)
+_PLANS = {}
+
+
+def _plan(name, build, values):
+    database = MetadataRecord._meta.database
+    database = getattr(database, "obj", database)  # the proxy's database
+    key = (name, type(database), len(values))
+    plan = _PLANS.get(key)
+    if plan is None:
+        marks = [f"\x00{i}\x00" for i in range(len(values))]
+        sql, params = build(*marks).sql()
+        plan = _PLANS[key] = (sql, [marks.index(p) if p in marks else (p,) for p in params])
+    sql, slots = plan
+    return sql, [values[s] if isinstance(s, int) else s[0] for s in slots]
+
+
+def _select(name, build, *values):
+    """The records of query ``name`` (``build(*values)``, compiled once),
+    made from the rows as peewee makes them (its converters: JSON, dates,
+    booleans), without its per-row machinery."""
+    sql, params = _plan(name, build, values)
+    cursor = MetadataRecord._meta.database.execute_sql(sql, params)
+    columns = [_column(d[0]) for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        record = MetadataRecord(__no_default__=1, **{name: convert(v) if convert and v is not None else v
+                                                     for (name, convert), v in zip(columns, row)})
+        record._dirty.clear()
+        out.append(record)
+    return tuple(out)
+
+
+def _column(column):
+    field = MetadataRecord._meta.columns[column]
+    plain = isinstance(field, (peewee.CharField, peewee.IntegerField, peewee.AutoField)) and not isinstance(
+        field, peewee.ForeignKeyField)
+    return field.name if not isinstance(field, peewee.ForeignKeyField) else field.name + "_id", (
+        None if plain else field.python_value)
+
+
 def version() -> int:
     if has_request_context() and "_bangban_catalog_version" in g:
         return g._bangban_catalog_version
-    value = MetadataSync.select(fn.MAX(MetadataSync.id)).scalar() or 0
+    sql, params = _plan("version", lambda: MetadataSync.select(fn.MAX(MetadataSync.id)), ())
+    value = MetadataRecord._meta.database.execute_sql(sql, params).fetchone()[0] or 0
     if has_request_context():
         g._bangban_catalog_version = value
     return value
 
 
-def cached(namespace, key, compute):
-    """Per-app cache of values derived from the current catalog; emptied
-    whenever the catalog's version changes."""
+def _store():
     store = current_app.extensions["bangban"].cache
     current = version()
     if store.get("_version") != current:
         store.clear()
         store["_version"] = current
-    space = store.setdefault(namespace, {})
+    return store
+
+
+def cached(namespace, key, compute):
+    """Per-app cache of values derived from the current catalog; emptied
+    whenever the catalog's version changes."""
+    space = _store().setdefault(namespace, {})
     try:
         return space[key]
     except KeyError:
@@ -47,9 +95,9 @@ def cached(namespace, key, compute):
 
 def _records(kind):
     """Every current record of a kind, ordered by key, national first."""
-    return cached("all", kind, lambda: tuple(MetadataRecord.select().where(
-        (MetadataRecord.kind == kind) & MetadataRecord.current).order_by(
-        MetadataRecord.key, MetadataRecord.county_code)))
+    return cached("all", kind, lambda: _select("kind", lambda k: MetadataRecord.select().where(
+        (MetadataRecord.kind == k) & MetadataRecord.current).order_by(
+        MetadataRecord.key, MetadataRecord.county_code), kind))
 
 
 def _by_key(kind):
@@ -62,10 +110,31 @@ def _by_key(kind):
     return cached("by_key", kind, build)
 
 
-def current(kind, key, county=None):
-    """The current record of one entry (read-only), or None: the county's
-    own, else the national one (``county=None``: national, else the first)."""
-    records = _by_key(kind).get(key)
+def _entry(kind, key, county):
+    """The current records of one entry (the county's and the national one,
+    or every county's for ``county=None``), national first: taken from the
+    whole kind when that is already read, else read alone (one indexed
+    query, cached) - a page that needs one item after a sync does not
+    decode every item of the catalog."""
+    every = _store().get("by_key", {}).get(kind)
+    if every is not None:
+        return every.get(key)
+
+    def build(kind, key, county=None):
+        where = (MetadataRecord.kind == kind) & (MetadataRecord.key == key) & MetadataRecord.current
+        if county is not None:
+            where &= MetadataRecord.county_code.in_([county, ""])
+        return MetadataRecord.select().where(where).order_by(MetadataRecord.county_code)
+
+    def read():
+        if county is None:
+            return _select("entry", build, kind, key)
+        return _select("county entry", build, kind, key, county)
+
+    return cached("entry", (kind, key, county), read)
+
+
+def _pick(records, county):
     if not records:
         return None
     if county is None:
@@ -77,6 +146,12 @@ def current(kind, key, county=None):
     return None
 
 
+def current(kind, key, county=None):
+    """The current record of one entry (read-only), or None: the county's
+    own, else the national one (``county=None``: national, else the first)."""
+    return _pick(_entry(kind, key, county), county)
+
+
 def all_current(kind, county=None):
     """Every current record of a kind, ordered by key (read-only); with
     ``county``, that county's and the national ones (its own shadowing)."""
@@ -84,7 +159,14 @@ def all_current(kind, county=None):
         return _records(kind)
 
     def build():
-        return tuple(r for r in (current(kind, key, county) for key in _by_key(kind)) if r is not None)
+        every = _store().get("by_key", {}).get(kind)
+        if every is None:  # only this county's and the national ones (an indexed read)
+            every = {}
+            for record in _select("county kind", lambda k, c: MetadataRecord.select().where(
+                    MetadataRecord.county_code.in_([c, ""]) & (MetadataRecord.kind == k)
+                    & MetadataRecord.current).order_by(MetadataRecord.key, MetadataRecord.county_code), kind, county):
+                every.setdefault(record.key, []).append(record)
+        return tuple(r for r in (_pick(every[key], county) for key in every) if r is not None)
 
     return cached("county", (kind, county), build)
 

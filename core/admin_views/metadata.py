@@ -17,16 +17,32 @@ from flask_login import current_user
 
 from .. import catalog
 from ..i18n import localized
-from ..metadata import store
-from ..metadata.loader import MetadataInvalid
-from ..metadata.schemas import FIELD_TYPES, ITEM_KINDS, ITEM_LEVELS, ITEM_TYPES, LANGS, MATERIAL_FORMS
-from ..metadata.store import registered_kinds
+# The metadata store, loader and schemas (a marshmallow schema for every kind) are imported when
+# the back office first uses them, not at start-up.
 from ..models import MetadataRecord
 from ..permissions import can
 
 
+def _store():
+    from ..metadata import store
+
+    return store
+
+
+def _schemas():
+    from ..metadata import schemas
+
+    return schemas
+
+
+def _invalid():
+    from ..metadata.loader import MetadataInvalid
+
+    return MetadataInvalid
+
+
 def _yaml(data) -> str:
-    return yaml.dump(data, Dumper=store._Dumper, allow_unicode=True, sort_keys=False, width=100)
+    return yaml.dump(data, Dumper=_store()._Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 class PermissionView(BaseView):
@@ -122,7 +138,7 @@ class MetadataKindView(PermissionView):
             if not errors:
                 data = yaml.safe_load(text)
                 flash(_("Created."), "success")
-                return redirect(url_for(".edit_view", key=str(data[registered_kinds()[self.kind][1]])))
+                return redirect(url_for(".edit_view", key=str(data[_store().registered_kinds()[self.kind][1]])))
         return self.render(self.edit_template, kind=self.kind, key=None, text=text, errors=errors, versions=[],
                            shown=None, current=None, can_edit=True, packs=packs, title=self.name), \
             400 if errors else 200
@@ -137,15 +153,15 @@ class MetadataKindView(PermissionView):
                                                                  problem=getattr(exc, "problem", exc)))]
         if not isinstance(data, dict):
             return [("", _("An entry is a mapping of keys to values."))]
-        key_field = registered_kinds()[self.kind][1]
+        key_field = _store().registered_kinds()[self.kind][1]
         key = str(data.get(key_field, ""))
         if expected_key is not None and key != expected_key:
             return [(key_field, _("The code cannot be changed; create a new entry instead."))]
         if new and catalog.current(self.kind, key, county=current_user.county_code) is not None:
             return [(key_field, _("This code is already used."))]
         try:
-            store.save_entries([(self.kind, data, pack)], actor=current_user.username, role=current_user.role)
-        except MetadataInvalid as exc:
+            _store().save_entries([(self.kind, data, pack)], actor=current_user.username, role=current_user.role)
+        except _invalid() as exc:
             return [(e.path, e.message) for e in exc.errors]
         return []
 
@@ -194,8 +210,8 @@ class ItemView(MetadataKindView):
             flash(_("Choose items and what to do with them."), "error")
             return redirect(url_for(".index_view"))
         try:
-            counts = store.save_entries(changes, actor=current_user.username, role=current_user.role)
-        except MetadataInvalid as exc:
+            counts = _store().save_entries(changes, actor=current_user.username, role=current_user.role)
+        except _invalid() as exc:
             for error in exc.errors[:20]:
                 flash(f"{error.path}: {error.message}", "error")
             return redirect(url_for(".index_view"))
@@ -241,16 +257,16 @@ class ItemView(MetadataKindView):
                            errors=errors, versions=self._versions(key) if key else [], shown=current,
                            current=current, can_edit=True, packs=packs, title=self.name, draft=data,
                            departments=[(r.key, localized(r.content["name"])) for r in catalog.all_current("departments", county=current_user.county_code)],
-                           field_types=FIELD_TYPES, item_types=ITEM_TYPES)
+                           field_types=_schemas().FIELD_TYPES, item_types=_schemas().ITEM_TYPES)
 
     def render(self, template, **kwargs):
         kwargs.setdefault("departments", [(r.key, localized(r.content["name"]))
                                           for r in catalog.all_current("departments", county=current_user.county_code)])
-        kwargs.setdefault("field_types", FIELD_TYPES)
-        kwargs.setdefault("item_types", ITEM_TYPES)
-        kwargs.setdefault("item_kinds", ITEM_KINDS)
-        kwargs.setdefault("item_levels", ITEM_LEVELS)
-        kwargs.setdefault("material_forms", MATERIAL_FORMS)
+        kwargs.setdefault("field_types", _schemas().FIELD_TYPES)
+        kwargs.setdefault("item_types", _schemas().ITEM_TYPES)
+        kwargs.setdefault("item_kinds", _schemas().ITEM_KINDS)
+        kwargs.setdefault("item_levels", _schemas().ITEM_LEVELS)
+        kwargs.setdefault("material_forms", _schemas().MATERIAL_FORMS)
         return super().render(template, **kwargs)
 
     def _save_structured(self, data, pack, key, current):
@@ -354,7 +370,7 @@ def text_from_form(form, name, old):
     its old text. Chinese alone stays a plain string. ``None`` when empty."""
     previous = old if isinstance(old, dict) else ({"zh": old} if old else {})
     texts = dict(previous)
-    for lang in LANGS:
+    for lang in _schemas().LANGS:
         box = name if lang == "zh" else f"{name}.{lang}"
         if box in form:
             texts[lang] = form.get(box, "").strip()

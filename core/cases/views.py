@@ -51,26 +51,19 @@ def is_offered(item, user):
     return level == "county" or level in item.get("levels", [])
 
 
-def _compiled(record_id, guide_id, county_code, locale, divisions):
+def compiled_form(record, user, locale, *, schema=True):
     """Form spec and validation schema of one item version for a county
-    (immutable, so cached): built once, used for the page, the JSON and the
-    POST."""
-
-    def build():
-        record = MetadataRecord.get_by_id(record_id)
-        guide = MetadataRecord.get_by_id(guide_id).content if guide_id else guide_field_set()
-        spec = prepare_form_spec(record.content, guide, county_code, locale=locale)
-        return spec, schema_for(spec, divisions=frozenset(divisions))
-
-    return catalog.cached("form", (record_id, guide_id, county_code, locale, divisions), build)
-
-
-def compiled_form(record, user, locale):
+    (immutable, so cached until the catalog changes): built once, used for
+    the page, the JSON and the POST. ``schema=False`` (a GET of the page):
+    the schema is not built (None)."""
     guide = catalog.guide_fields_for(user.county_code)
     divisions = divisions_for(user)
     key = (record.id, guide.id if guide else None, user.county_code, locale, tuple(sorted(divisions)))
-    spec, schema = _compiled(*key)
-    return spec, schema, divisions, key
+    spec = catalog.cached("form", key, lambda: prepare_form_spec(
+        record.content, guide.content if guide else guide_field_set(), user.county_code, locale=locale))
+    if schema:
+        schema = catalog.cached("form_schema", key, lambda: schema_for(spec, divisions=frozenset(key[4])))
+    return spec, schema or None, divisions, key
 
 
 def guide_field_set(county_code=None):
@@ -86,13 +79,19 @@ def divisions_for(user):
 
 
 def _divisions(user):
-    query = scope.scoped(user, Region.select(), Region).where(Region.level.in_(["township", "village", "group"]))
-    every = {r.code: r for r in Region.select().where(Region.county_code == user.county_code)}
-    regions = {r.code: r for r in query.order_by(Region.code)}
+    query = scope.scoped(user, Region.select(Region.code, Region.name), Region).where(
+        Region.level.in_(["township", "village", "group"]))
+    regions = {r.code: r.name for r in query.order_by(Region.code)}
+    # the township and village above each one: read only those, not the county's every place
+    above = {code[:n] for code in regions for n in (9, 12) if n < len(code)} - set(regions)
+    every = dict(regions)
+    if above:
+        every.update((r.code, r.name) for r in Region.select(Region.code, Region.name).where(
+            Region.code.in_(sorted(above))))
     names = {}
-    for code, r in regions.items():
+    for code, name in regions.items():
         parts = [every[code[:n]] for n in (9, 12) if n < len(code) and code[:n] in every]
-        names[code] = " · ".join(localized(p.name) for p in [*parts, r])
+        names[code] = " · ".join(localized(p) for p in [*parts, name])
     return tuple(names.items())
 
 
@@ -157,7 +156,7 @@ def api_item_form(code):
     if record is None or not is_offered(record.content, current_user):
         abort(404)
     require("case.create", record)
-    spec, _schema, _divisions, _key = compiled_form(record, current_user, _lang())
+    spec, _schema, _divisions, _key = compiled_form(record, current_user, _lang(), schema=False)
     return jsonify({**spec, "version": record.version})
 
 
@@ -169,7 +168,8 @@ def new_case(code):
     if record is None or not is_offered(record.content, current_user):
         abort(404)
     require("case.create", record)
-    spec, schema, divisions, form_key = compiled_form(record, current_user, _lang())
+    spec, schema, divisions, form_key = compiled_form(record, current_user, _lang(),
+                                                      schema=request.method == "POST")
     values, errors = {}, {}
     if len(current_user.region or "") >= 12:
         values["applicant_division"] = current_user.region

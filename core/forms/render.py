@@ -6,7 +6,11 @@ of the spec, the values, the errors, the hidden fields, the division list
 and the language, so an item version's form is rendered through the macros
 once per distinct input and kept; the per-session CSRF token is put in
 afterwards. Re-renders with errors are never cached (they are rare and
-carry user input).
+carry user input). The kept forms go with the catalog's cache
+(core.catalog.cached): a sync or an admin edit empties them, so a form
+never outlives a change of what it shows (the county's special groups, the
+guide fields, a plugin's additions), even where the item version's key is
+the same.
 """
 from __future__ import annotations
 
@@ -56,7 +60,9 @@ def render_form(spec, values, errors, csrf_token, *, cache_key=None, hidden=None
 
     if cache_key is None or errors:
         return render(csrf_token)
-    cache = current_app.extensions.setdefault("bangban_form_cache", FormCache())
+    from .. import catalog
+
+    cache = catalog.cached("form_html", None, FormCache)
     key = (cache_key, _freeze(values), tuple(sorted(hidden or ())),
            tuple(divisions.items()) if isinstance(divisions, dict) else tuple(divisions or ()))
     html = cache.get(key)
