@@ -39,7 +39,9 @@ moved on). What the rows look like:
   PostgreSQL the id sequences are moved past them.
 
 Columns are taken from the live table (``database.get_columns``), so a
-column another migration adds is filled with its model default (or NULL).
+column another migration adds is filled with its model default (or NULL),
+and a given column the table lacks (the masks before migration 0024) is
+left out.
 No audit entries are written (the rows stand for migrated cases; the audit
 chain stays intact).
 """
@@ -103,7 +105,9 @@ def identities(county, size=POOL):
                     "applicant_id_number": personal.encrypt(number, "cases.applicant_id_number"),
                     "applicant_phone": personal.encrypt(phone, "cases.applicant_phone"),
                     "applicant_id_hash": personal.id_hash(number),
-                    "applicant_phone_hash": personal.phone_hash(phone)})
+                    "applicant_phone_hash": personal.phone_hash(phone),
+                    "applicant_id_masked": personal.mask_id_number(number),
+                    "applicant_phone_masked": personal.mask_phone(phone)})
     return out
 
 
@@ -183,8 +187,8 @@ def _copy_text(value):
 CASE_COLUMNS = ["id", "county_code", "number", "track_token", "item_code", "item_record_id", "item_version", "kind",
                 "workflow", "state", "township_code", "village_code", "group_code", "site_code", "intake_channel",
                 "owner_id", "assignee_id", "department", "applicant_name", "applicant_id_number", "applicant_phone",
-                "applicant_id_hash", "applicant_phone_hash", "data", "accepted_on", "due_day", "due_part",
-                "due_confirmed", "extended_days", "pauses", "tolerance", "delivery", "rating", "created_at",
+                "applicant_id_hash", "applicant_phone_hash", "applicant_id_masked", "applicant_phone_masked", "data",
+                "accepted_on", "due_day", "due_part", "due_confirmed", "extended_days", "pauses", "tolerance", "delivery", "rating", "created_at",
                 "updated_at", "finished_on"]
 COMMISSION_COLUMNS = ["id", "county_code", "case_id", "principal", "materials", "powers", "created_by_id",
                       "created_at"]
@@ -298,7 +302,8 @@ def load(count, *, county="150626", seed=0, events=True, commissions=True, batch
                        record_id, version, kind, flow, state, township, village, None, code,
                        channels[i % 64], owner.id, assignee, department, person["applicant_name"],
                        person["applicant_id_number"], person["applicant_phone"], person["applicant_id_hash"],
-                       person["applicant_phone_hash"], data, accepted_on, due_day, None, True, 0.0,
+                       person["applicant_phone_hash"], person["applicant_id_masked"],
+                       person["applicant_phone_masked"], data, accepted_on, due_day, None, True, 0.0,
                        empty_list, None, None, rating, stamp, moved_at if state != "applied" else stamp,
                        finished_on))
             if commissions:

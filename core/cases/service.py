@@ -169,6 +169,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
             applicant_phone=personal.encrypt(data["applicant_phone"], "cases.applicant_phone"),
             applicant_id_hash=personal.id_hash(data["applicant_id_number"]),
             applicant_phone_hash=personal.phone_hash(data["applicant_phone"]),
+            applicant_id_masked=personal.mask_id_number(data["applicant_id_number"]),
+            applicant_phone_masked=personal.mask_phone(data["applicant_phone"]),
             green_channel=data.get("green_channel") or None,
             data=personal.protect_mapping({k: v for k, v in data.items() if not k.startswith("material_")},
                                           "cases.data"))
