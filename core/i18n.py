@@ -9,6 +9,8 @@ top to bottom with lines left to right.
 """
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Mapping
 
@@ -87,15 +89,22 @@ def select_locale():
     user = _current_user()
     if user is not None and getattr(user, "locale", None) in LANGUAGES:
         return user.locale
-    # the browser's tags: "mn" and "mn-CN" for mn_Mong_CN, "zh", "zh-CN" for zh_Hans_CN …
+    tags = _browser_tags(tuple(LANGUAGES))
+    best = request.accept_languages.best_match(list(tags))
+    return tags[best] if best else None
+
+
+@functools.lru_cache(maxsize=8)
+def _browser_tags(codes):
+    """The browser's tags: "mn" and "mn-CN" for mn_Mong_CN, "zh", "zh-CN"
+    for zh_Hans_CN … (once per set of languages, not per request)."""
     tags = {}
-    for code in LANGUAGES:
+    for code in codes:
         parts = code.split("_")
         tags.setdefault(parts[0], code)
         if len(parts) > 1:
             tags.setdefault(f"{parts[0]}-{parts[-1]}", code)
-    best = request.accept_languages.best_match(list(tags))
-    return tags[best] if best else None
+    return tags
 
 
 def _current_user():
