@@ -11,6 +11,7 @@ others edit concurrently merge cleanly. Used to lay in the drafts and by
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -18,12 +19,20 @@ import yaml
 #: keys whose value is a text (``{zh, mn, en}`` or a Chinese string)
 TEXT_KEYS = {"name", "label", "legal_basis", "conditions", "fee", "result", "location", "hours", "category",
              "fill_instructions", "sample", "note", "help", "source", "partner", "address", "title"}
-#: keys whose value is a list of texts; the code compares them as written
-#: (a site's equipment against its standard's list), so they stay Chinese
+#: keys whose value is a list of texts (a role's duties, a site's equipment and
+#: zones, a standard's list); the code compares them in any language of an
+#: entry, so they take ``{zh, mn}`` like any text. A value that is a code (a
+#: site's ``items`` are item codes, a standard's ``features``) is not a text.
 TEXT_LIST_KEYS = {"duties", "items", "equipment", "zones"}
 #: free-form keys whose values code reads as data (a rule set's ``rules``)
 OPAQUE_KEYS = {"rules"}
 _FLOW_INDICATORS = set(",[]{}\n\t")
+_LIST_CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def is_list_code(text) -> bool:
+    """A string in a list of texts that is a code (``150626-rsj-013``, ``cctv``)."""
+    return isinstance(text, str) and bool(_LIST_CODE.match(text))
 _LEADING = set("-?:,[]{}#&*!|>'\"%@`")
 
 
@@ -64,10 +73,14 @@ def _texts(node, key=None, root=False):
             if k.value not in OPAQUE_KEYS:
                 yield from _texts(v, k.value)
     elif isinstance(node, yaml.SequenceNode):
-        if key in TEXT_LIST_KEYS:
-            return
         for v in node.value:
-            yield from _texts(v, key)
+            if key in TEXT_LIST_KEYS and isinstance(v, yaml.ScalarNode):
+                if v.tag.endswith(":str") and not is_list_code(v.value):
+                    yield key, v
+            elif key in TEXT_LIST_KEYS and isinstance(v, yaml.MappingNode):
+                yield from _texts(v, "name")  # a ``{zh, mn}`` entry of the list
+            else:
+                yield from _texts(v, key)
     elif isinstance(node, yaml.ScalarNode) and key in TEXT_KEYS and node.tag.endswith(":str"):
         yield key, node
 
