@@ -85,9 +85,10 @@ def _texts(node, key=None, root=False):
         yield key, node
 
 
-def set_texts(path, mapping: dict, lang="mn") -> int:
+def set_texts(path, mapping: dict, lang="mn", keep=False) -> int:
     """Give ``lang`` text to every text of ``path`` whose Chinese is in
-    ``mapping``; returns how many texts changed."""
+    ``mapping``; returns how many texts changed. ``keep``: a text that
+    already has ``lang`` text keeps it (only the missing ones are filled)."""
     path = Path(path)
     source = path.read_text(encoding="utf-8")
     root = yaml.compose(source)
@@ -109,7 +110,7 @@ def set_texts(path, mapping: dict, lang="mn") -> int:
             continue
         pairs = {k.value: v for k, v in node.value}
         zh = pairs["zh"].value
-        if zh not in mapping or (lang in pairs and pairs[lang].value == mapping[zh]):
+        if zh not in mapping or (lang in pairs and (keep or pairs[lang].value == mapping[zh])):
             continue
         if node.flow_style:
             values = {k: v.value for k, v in pairs.items()}
