@@ -30,6 +30,17 @@ _FLOW_INDICATORS = set(",[]{}\n\t")
 _LIST_CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
+_ANCHOR = re.compile(r"&[^\s,\[\]{}]+\s+")
+
+
+def _slice(lines, node) -> str:
+    """The source text of ``node`` (from its start to its end mark)."""
+    sl, sc, el, ec = node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column
+    if sl == el:
+        return lines[sl][sc:ec]
+    return "\n".join([lines[sl][sc:], *lines[sl + 1:el], lines[el][:ec]])
+
+
 def is_list_code(text) -> bool:
     """A string in a list of texts that is a code (``150626-rsj-013``, ``cctv``)."""
     return isinstance(text, str) and bool(_LIST_CODE.match(text))
@@ -106,6 +117,9 @@ def set_texts(path, mapping: dict, lang="mn", keep=False) -> int:
             if zh not in mapping:
                 continue
             new = _flow_mapping({"zh": zh, lang: mapping[zh]})
+            anchor = _ANCHOR.match(_slice(lines, node))  # ``&name 中文``: the anchor stays on the text
+            if anchor:
+                new = anchor.group(0) + new
             edits.append((node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column, new))
             continue
         pairs = {k.value: v for k, v in node.value}
