@@ -234,7 +234,8 @@ def test_demo_sites_have_what_their_standard_measures(synced):
             missing = []
             for r in standard["requirements"]:
                 if r.get("measure") == "equipment":
-                    missing += [i for i in r["items"] if i not in site.get("equipment", ())]
+                    have = {_zh(e) for e in site.get("equipment", ())}
+                    missing += [_zh(i) for i in r["items"] if _zh(i) not in have]
                 elif r.get("measure") in ("features", "window_kinds"):
                     missing += [i for i in r["items"] if i not in site.get("features", ())]
                 elif r.get("measure") == "extended_hours":
