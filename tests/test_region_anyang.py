@@ -16,6 +16,7 @@ from tests.helpers import sign_in
 def _zh(text):
     return text["zh"] if isinstance(text, dict) else text
 
+
 PLUGINS = "wushen,bank_partnership,anyang"
 COUNTY = "410522"
 #: the measure codes the compliance registry implements

@@ -399,7 +399,8 @@ def _has_rating_channel(site, scope=None):
     profile = _profile(site)
     if "features" not in profile and "equipment" not in profile:
         return None
-    return "rating_qr" in (profile.get("features") or ()) or any(RATING_DEVICE in _text(e) for e in profile.get("equipment") or ())
+    return ("rating_qr" in (profile.get("features") or ())
+            or any(RATING_DEVICE in _text(e) for e in profile.get("equipment") or ()))
 
 
 def _assessments(scope):
