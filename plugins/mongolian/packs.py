@@ -24,6 +24,8 @@ TEXT_KEYS = {"name", "label", "legal_basis", "conditions", "fee", "result", "loc
 #: entry, so they take ``{zh, mn}`` like any text. A value that is a code (a
 #: site's ``items`` are item codes, a standard's ``features``) is not a text.
 TEXT_LIST_KEYS = {"duties", "items", "equipment", "zones"}
+#: kinds whose texts are not terms to translate (people's names and hours)
+SKIP_KINDS = {"staff"}
 #: free-form keys whose values code reads as data (a rule set's ``rules``)
 OPAQUE_KEYS = {"rules"}
 _FLOW_INDICATORS = set(",[]{}\n\t")
@@ -70,8 +72,8 @@ def _texts(node, key=None, root=False):
     """(key, node) for every text node under ``node`` (a composed YAML node;
     ``root``: the file's mapping of kinds to lists of entries)."""
     if root and isinstance(node, yaml.MappingNode):
-        for _kind, entries in node.value:
-            if isinstance(entries, yaml.SequenceNode):
+        for kind, entries in node.value:
+            if isinstance(entries, yaml.SequenceNode) and kind.value not in SKIP_KINDS:
                 for entry in entries.value:
                     yield from _texts(entry)
         return
