@@ -120,7 +120,8 @@ def test_site_standards_as_measurable_criteria(catalog):
     assert c["network_isolation"]["items"] == ["government_network", "network_isolation"]
     assert c["phone_port"]["items"] == ["window_phone_line"]
     assert {_zh(i) for i in c["office_equipment"]["items"]} == {"桌椅", "计算机", "电话机", "传真机", "打印机", "高拍仪"}
-    assert {"老花镜", "饮水机"} <= set(c["amenities"]["items"]) and "轮椅" in c["amenity_devices"]["items"]
+    assert {"老花镜", "饮水机"} <= {_zh(i) for i in c["amenities"]["items"]}
+    assert "轮椅" in {_zh(i) for i in c["amenity_devices"]["items"]}
     assert c["open_plan"]["items"] == ["open_plan"] and c["barrier_free"]["items"] == ["barrier_free"]
     assert c["cctv"]["items"] == ["cctv"] and "fire_equipment" in c["fire_safety"]["items"]
     assert c["extended_hours"]["measure"] == "extended_hours"
@@ -131,7 +132,7 @@ def test_site_standards_as_measurable_criteria(catalog):
     assert (c["no_empty_window"]["measure"], c["no_empty_window"]["min"]) == ("agents_posted", 1)
     assert "measure" not in c["ab_posts"] and "measure" not in c["service_rules"]
     p = {r["code"]: r for r in point["requirements"]}
-    assert (p["min_area"]["min"], p["naming"]["items"]) == (50, ["党群服务中心", "党群服务站"])
+    assert (p["min_area"]["min"], [_zh(i) for i in p["naming"]["items"]]) == (50, ["党群服务中心", "党群服务站"])
     assert (p["village_staff"]["role"], p["village_staff"]["min"]) == ("grid_agent", 1)
 
 
