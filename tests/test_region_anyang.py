@@ -12,6 +12,11 @@ import pytest
 from core.paths import METADATA
 from tests.helpers import sign_in
 
+
+def _zh(text):
+    return text["zh"] if isinstance(text, dict) else text
+
+
 PLUGINS = "wushen,bank_partnership,anyang"
 COUNTY = "410522"
 #: the measure codes the compliance registry implements
@@ -50,7 +55,7 @@ def test_catalog_items_cover_the_document(catalog):
     ruleset = _data(catalog, "rulesets", "anyang_2021")
     families = {*ruleset["rules"]["item_families"]["government"], *ruleset["rules"]["item_families"]["party"]}
     assert len(families) == 15
-    assert families <= {i["category"] for i in items}
+    assert families <= {_zh(i["category"]) for i in items}
     village = [i for i in items if "village" in i["levels"]]
     assert any(i["kind"] == "promised" for i in village) and any(i["kind"] == "instant" for i in village)
     majors = [i for i in items if i["kind"] == "major"]
@@ -109,13 +114,14 @@ def test_site_standards_as_measurable_criteria(catalog):
         assert {r["measure"] for r in standard["requirements"] if "measure" in r} <= MEASURES
     c = {r["code"]: r for r in center["requirements"]}
     assert (c["min_area"]["measure"], c["min_area"]["min"]) == ("min_area", 150)
-    assert c["naming"]["measure"] == "naming" and c["naming"]["items"] == ["党政综合便民服务中心"]
-    assert c["zones"]["items"] == ["引导区", "咨询投诉区", "自助服务区", "等候区", "综合受理区", "后台审批区"]
+    assert c["naming"]["measure"] == "naming" and [_zh(i) for i in c["naming"]["items"]] == ["党政综合便民服务中心"]
+    assert [_zh(i) for i in c["zones"]["items"]] == ["引导区", "咨询投诉区", "自助服务区", "等候区", "综合受理区", "后台审批区"]
     assert (c["network_ports"]["measure"], c["network_ports"]["min"]) == ("ports", 2)
     assert c["network_isolation"]["items"] == ["government_network", "network_isolation"]
     assert c["phone_port"]["items"] == ["window_phone_line"]
-    assert set(c["office_equipment"]["items"]) == {"桌椅", "计算机", "电话机", "传真机", "打印机", "高拍仪"}
-    assert {"老花镜", "饮水机"} <= set(c["amenities"]["items"]) and "轮椅" in c["amenity_devices"]["items"]
+    assert {_zh(i) for i in c["office_equipment"]["items"]} == {"桌椅", "计算机", "电话机", "传真机", "打印机", "高拍仪"}
+    assert {"老花镜", "饮水机"} <= {_zh(i) for i in c["amenities"]["items"]}
+    assert "轮椅" in {_zh(i) for i in c["amenity_devices"]["items"]}
     assert c["open_plan"]["items"] == ["open_plan"] and c["barrier_free"]["items"] == ["barrier_free"]
     assert c["cctv"]["items"] == ["cctv"] and "fire_equipment" in c["fire_safety"]["items"]
     assert c["extended_hours"]["measure"] == "extended_hours"
@@ -126,7 +132,7 @@ def test_site_standards_as_measurable_criteria(catalog):
     assert (c["no_empty_window"]["measure"], c["no_empty_window"]["min"]) == ("agents_posted", 1)
     assert "measure" not in c["ab_posts"] and "measure" not in c["service_rules"]
     p = {r["code"]: r for r in point["requirements"]}
-    assert (p["min_area"]["min"], p["naming"]["items"]) == (50, ["党群服务中心", "党群服务站"])
+    assert (p["min_area"]["min"], [_zh(i) for i in p["naming"]["items"]]) == (50, ["党群服务中心", "党群服务站"])
     assert (p["village_staff"]["role"], p["village_staff"]["min"]) == ("grid_agent", 1)
 
 

@@ -18,6 +18,10 @@ from plugins.neixiang.assessment import assess
 from tests.helpers import csrf_token
 from tests.personal_helpers import client_for
 
+
+def _zh(text):
+    return text["zh"] if isinstance(text, dict) else text
+
 COUNTY = "411325"
 GROUP = "411325105201001"  # 赤眉镇 黄楝树村一组 (demo)
 
@@ -61,7 +65,7 @@ def check_three_catalogs_and_every_material_has_instructions_and_a_sample(nx):
     for code, item in items.items():
         assert item["materials"], code
         for m in item["materials"]:
-            assert m["fill_instructions"].strip() and m["sample"].strip(), (code, m["name"])
+            assert _zh(m["fill_instructions"]).strip() and _zh(m["sample"]).strip(), (code, m["name"])
         assert item["workflow"] == "neixiang_five_steps"
     helpers = {s.department for s in staff if s.role == "department_helper"}
     majors = [i for i in items.values() if i["kind"] == "major"]

@@ -179,7 +179,8 @@ def rating_device(site, standard, requirement):
 
 
 def naming(site, standard, requirement):
-    endings = requirement.get("items") or [NAME_ENDINGS.get(site.kind)]
+    endings = [e.get("zh") if isinstance(e, dict) else e  # the name's Chinese ending
+               for e in (requirement.get("items") or [NAME_ENDINGS.get(site.kind)])]
     name = site.name.get("zh") if isinstance(site.name, dict) else site.name
     if not name or not endings[0]:
         return UNKNOWN, _("No Chinese name, or no standard name for this kind of site.")
@@ -398,7 +399,8 @@ def _has_rating_channel(site, scope=None):
     profile = _profile(site)
     if "features" not in profile and "equipment" not in profile:
         return None
-    return "rating_qr" in (profile.get("features") or ()) or RATING_DEVICE in (profile.get("equipment") or ())
+    return ("rating_qr" in (profile.get("features") or ())
+            or any(RATING_DEVICE in _text(e) for e in profile.get("equipment") or ()))
 
 
 def _assessments(scope):

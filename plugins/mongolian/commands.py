@@ -48,21 +48,27 @@ def coverage_command(ctx):
 @_ctx()
 def draft_command(ctx):
     """Give every metadata text that has no Mongolian yet the draft of
-    ``glossary.yaml`` (in place, in every registered pack); texts that
-    already have Mongolian are left alone."""
+    ``glossary.yaml``, or the Mongolian another text with the same Chinese
+    already has (in place, in every registered pack); texts that already
+    have Mongolian are left alone."""
     import yaml
 
     from . import review
     from .packs import set_texts
 
     glossary = yaml.safe_load((review.HERE / "glossary.yaml").read_text("utf-8")) or {}
+    packs = _pack_dirs(ctx.pm)
+    # a text some pack already translates keeps that translation elsewhere too
+    known = {}
+    for _k, t in review.pack_texts(packs):
+        if isinstance(t, dict) and t.get("mn"):
+            known.setdefault(t["zh"], t["mn"])
+    wanted = {**glossary, **known}
     written = 0
-    for pack in _pack_dirs(ctx.pm):
-        present = {t["zh"] for _k, t in review.pack_texts([pack]) if isinstance(t, dict) and t.get("mn")}
-        wanted = {zh: mn for zh, mn in glossary.items() if zh not in present}
+    for pack in packs:
         for file in sorted(Path(pack).glob("*.yaml")):
             if file.name != "pack.yaml":
-                written += set_texts(file, wanted, lang="mn")
+                written += set_texts(file, wanted, lang="mn", keep=True)
     click.echo(f"drafts written: {written}")
 
 

@@ -11,6 +11,7 @@ others edit concurrently merge cleanly. Used to lay in the drafts and by
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -18,12 +19,33 @@ import yaml
 #: keys whose value is a text (``{zh, mn, en}`` or a Chinese string)
 TEXT_KEYS = {"name", "label", "legal_basis", "conditions", "fee", "result", "location", "hours", "category",
              "fill_instructions", "sample", "note", "help", "source", "partner", "address", "title"}
-#: keys whose value is a list of texts; the code compares them as written
-#: (a site's equipment against its standard's list), so they stay Chinese
+#: keys whose value is a list of texts (a role's duties, a site's equipment and
+#: zones, a standard's list); the code compares them in any language of an
+#: entry, so they take ``{zh, mn}`` like any text. A value that is a code (a
+#: site's ``items`` are item codes, a standard's ``features``) is not a text.
 TEXT_LIST_KEYS = {"duties", "items", "equipment", "zones"}
+#: kinds whose texts are not terms to translate (people's names and hours)
+SKIP_KINDS = {"staff"}
 #: free-form keys whose values code reads as data (a rule set's ``rules``)
 OPAQUE_KEYS = {"rules"}
 _FLOW_INDICATORS = set(",[]{}\n\t")
+_LIST_CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+_ANCHOR = re.compile(r"&[^\s,\[\]{}]+\s+")
+
+
+def _slice(lines, node) -> str:
+    """The source text of ``node`` (from its start to its end mark)."""
+    sl, sc, el, ec = node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column
+    if sl == el:
+        return lines[sl][sc:ec]
+    return "\n".join([lines[sl][sc:], *lines[sl + 1:el], lines[el][:ec]])
+
+
+def is_list_code(text) -> bool:
+    """A string in a list of texts that is a code (``150626-rsj-013``, ``cctv``)."""
+    return isinstance(text, str) and bool(_LIST_CODE.match(text))
 _LEADING = set("-?:,[]{}#&*!|>'\"%@`")
 
 
@@ -50,8 +72,8 @@ def _texts(node, key=None, root=False):
     """(key, node) for every text node under ``node`` (a composed YAML node;
     ``root``: the file's mapping of kinds to lists of entries)."""
     if root and isinstance(node, yaml.MappingNode):
-        for _kind, entries in node.value:
-            if isinstance(entries, yaml.SequenceNode):
+        for kind, entries in node.value:
+            if isinstance(entries, yaml.SequenceNode) and kind.value not in SKIP_KINDS:
                 for entry in entries.value:
                     yield from _texts(entry)
         return
@@ -64,17 +86,22 @@ def _texts(node, key=None, root=False):
             if k.value not in OPAQUE_KEYS:
                 yield from _texts(v, k.value)
     elif isinstance(node, yaml.SequenceNode):
-        if key in TEXT_LIST_KEYS:
-            return
         for v in node.value:
-            yield from _texts(v, key)
+            if key in TEXT_LIST_KEYS and isinstance(v, yaml.ScalarNode):
+                if v.tag.endswith(":str") and not is_list_code(v.value):
+                    yield key, v
+            elif key in TEXT_LIST_KEYS and isinstance(v, yaml.MappingNode):
+                yield from _texts(v, "name")  # a ``{zh, mn}`` entry of the list
+            else:
+                yield from _texts(v, key)
     elif isinstance(node, yaml.ScalarNode) and key in TEXT_KEYS and node.tag.endswith(":str"):
         yield key, node
 
 
-def set_texts(path, mapping: dict, lang="mn") -> int:
+def set_texts(path, mapping: dict, lang="mn", keep=False) -> int:
     """Give ``lang`` text to every text of ``path`` whose Chinese is in
-    ``mapping``; returns how many texts changed."""
+    ``mapping``; returns how many texts changed. ``keep``: a text that
+    already has ``lang`` text keeps it (only the missing ones are filled)."""
     path = Path(path)
     source = path.read_text(encoding="utf-8")
     root = yaml.compose(source)
@@ -92,11 +119,14 @@ def set_texts(path, mapping: dict, lang="mn") -> int:
             if zh not in mapping:
                 continue
             new = _flow_mapping({"zh": zh, lang: mapping[zh]})
+            anchor = _ANCHOR.match(_slice(lines, node))  # ``&name 中文``: the anchor stays on the text
+            if anchor:
+                new = anchor.group(0) + new
             edits.append((node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column, new))
             continue
         pairs = {k.value: v for k, v in node.value}
         zh = pairs["zh"].value
-        if zh not in mapping or (lang in pairs and pairs[lang].value == mapping[zh]):
+        if zh not in mapping or (lang in pairs and (keep or pairs[lang].value == mapping[zh])):
             continue
         if node.flow_style:
             values = {k: v.value for k, v in pairs.items()}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from .packs import OPAQUE_KEYS, TEXT_KEYS, TEXT_LIST_KEYS
+from .packs import OPAQUE_KEYS, TEXT_KEYS, TEXT_LIST_KEYS, is_list_code
 
 HERE = Path(__file__).parent
 REVIEW_FILE = HERE / "review.yaml"
@@ -66,7 +66,8 @@ def texts_of(data, key=None):
     elif isinstance(data, list):
         for v in data:
             if key in TEXT_LIST_KEYS and (isinstance(v, str) or (isinstance(v, dict) and "zh" in v)):
-                yield v
+                if not is_list_code(v):
+                    yield v
             else:
                 yield from texts_of(v, key)
     elif isinstance(data, str) and key in TEXT_KEYS and not (key == "name" and _CODE.match(data)):
