@@ -21,12 +21,32 @@ from .models import MetadataRecord, MetadataSync
 
 
 def version() -> int:
+    """The newest sync id, read once per request: by the session check
+    (:func:`version_query` in its statement, see core.sessions), else here."""
     if has_request_context() and "_bangban_catalog_version" in g:
         return g._bangban_catalog_version
     value = MetadataSync.select(fn.MAX(MetadataSync.id)).scalar() or 0
-    if has_request_context():
-        g._bangban_catalog_version = value
+    remember_version(value)
     return value
+
+
+def version_query():
+    """The catalog's version as a scalar subquery, for a statement every
+    request runs anyway (the session check), so that reading it costs no
+    statement of its own."""
+    return MetadataSync.select(fn.COALESCE(fn.MAX(MetadataSync.id), 0))
+
+
+def remember_version(value):
+    """Keep the version read by another statement for this request."""
+    if has_request_context():
+        g._bangban_catalog_version = int(value or 0)
+
+
+def forget_version():
+    """After a sync in this request: the next read asks the database."""
+    if has_request_context():
+        g.pop("_bangban_catalog_version", None)
 
 
 def cached(namespace, key, compute):

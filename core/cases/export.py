@@ -1,7 +1,8 @@
 """The ledger's CSV and Excel exports, streamed: the scoped cases are read
 in keyset-paginated chunks (``id > last ORDER BY id LIMIT n``, on both
-databases), their personal data decrypted and masked a chunk at a time and
-written out before the next chunk is read, so memory stays bounded whatever
+databases), turned into rows a chunk at a time (the masks stored with each
+case; a case stored before them decrypted and masked) and written out
+before the next chunk is read, so memory stays bounded whatever
 the row count.
 
 The rows are the ledger's (:func:`core.cases.ledger.row`: same columns,
@@ -31,10 +32,10 @@ CHUNK = 2000
 #: bytes of the finished Excel file sent per piece
 FILE_PIECE = 256 * 1024
 
-_FIELDS = (Case.id, Case.number, Case.created_at, Case.applicant_name, Case.applicant_id_number,
-           Case.applicant_phone, Case.village_code, Case.township_code, Case.item_code, Case.county_code,
-           Case.item_version, Case.workflow, Case.state, Case.due_day, Case.finished_on, Case.owner,
-           Case.rating, Case.rating_comment)
+_FIELDS = (Case.id, Case.number, Case.created_at, Case.applicant_name, Case.applicant_id_masked,
+           Case.applicant_phone_masked, Case.applicant_id_number, Case.applicant_phone, Case.village_code,
+           Case.township_code, Case.item_code, Case.county_code, Case.item_version, Case.workflow, Case.state,
+           Case.due_day, Case.finished_on, Case.owner, Case.rating, Case.rating_comment)
 
 
 def bounds(query):
@@ -94,15 +95,17 @@ class Cells:
         names, today, keys = self.names, self.today, self.keys
         cipher, reveal = personal.cipher(), personal.masked_text  # one key lookup per chunk
         out = []
-        for (_id, number, created, applicant, id_number, phone, village, township, item_code, county, version,
-             workflow, state, due, finished, owner, rating, comment) in batch:
+        for (_id, number, created, applicant, id_masked, phone_masked, id_number, phone, village, township,
+             item_code, county, version, workflow, state, due, finished, owner, rating, comment) in batch:
             values = {
                 "number": number,
                 "date": created.date().isoformat(),
                 "applicant": applicant,
-                "id_number": mask_id_number(cipher.decrypt(id_number, context="cases.applicant_id_number")
-                                            if id_number else id_number),
-                "phone": mask_phone(cipher.decrypt(phone, context="cases.applicant_phone") if phone else phone),
+                # the masks stored with the case (migration 0024); a case stored before them: decrypted
+                "id_number": id_masked or mask_id_number(
+                    cipher.decrypt(id_number, context="cases.applicant_id_number") if id_number else id_number),
+                "phone": phone_masked or mask_phone(
+                    cipher.decrypt(phone, context="cases.applicant_phone") if phone else phone),
                 "village": names.get(village or township, ""),
                 "item": self.item(item_code, county),
                 "item_version": version,

@@ -50,7 +50,9 @@ def _identities(county):
         out.append({"applicant_name": name,
                     "applicant_id_number": personal.encrypt(number, "cases.applicant_id_number"),
                     "applicant_phone": personal.encrypt(phone, "cases.applicant_phone"),
-                    "applicant_id_hash": personal.id_hash(number), "applicant_phone_hash": personal.phone_hash(phone)})
+                    "applicant_id_hash": personal.id_hash(number), "applicant_phone_hash": personal.phone_hash(phone),
+                    "applicant_id_masked": personal.mask_id_number(number),
+                    "applicant_phone_masked": personal.mask_phone(phone)})
     return out
 
 

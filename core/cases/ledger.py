@@ -3,6 +3,8 @@ Personal data is always masked here; what a user cannot open in the list
 they cannot export or count either (everything goes through scope)."""
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -20,18 +22,37 @@ from .models import Case
 bp = Blueprint("ledger", __name__)
 
 
+#: what :func:`row` reads: the list selects only these (no JSON answers to
+#: parse per row); the ciphertexts only for cases stored before their masks
+ROW_FIELDS = (Case.id, Case.county_code, Case.number, Case.created_at, Case.applicant_name,
+              Case.applicant_id_masked, Case.applicant_phone_masked, Case.applicant_id_number, Case.applicant_phone,
+              Case.village_code, Case.township_code, Case.item_code, Case.item_version, Case.workflow, Case.state,
+              Case.due_day, Case.finished_on, Case.owner, Case.rating, Case.rating_comment)
+
+
 def _query():
     require("ledger.read")
-    query = scope.cases_for(current_user).order_by(Case.id)
+    query = scope.cases_for(current_user, Case.select(*ROW_FIELDS)).order_by(Case.id)
     if request.args.get("state"):
         query = query.where(Case.state == request.args["state"])
     return query
 
 
+def _memo(names, key, compute):
+    """A value computed once per list: ``names`` (from :func:`_names`)
+    carries the list's memo under tuple keys of their own."""
+    try:
+        return names[key]
+    except KeyError:
+        value = names[key] = compute()
+        return value
+
+
 def row(case, names):
-    item = catalog.current("items", case.item_code, county=case.county_code)
-    flow = wf.load(case.workflow)
-    today = service.today()
+    item_name = _memo(names, ("item", case.county_code, case.item_code), lambda: _item_name(case))
+    state_name = _memo(names, ("state", case.workflow, case.state),
+                       lambda: localized(wf.load(case.workflow).state_name(case.state)))
+    today = _memo(names, ("today",), service.today)
     return {
         "id": case.id,
         "number": case.number,
@@ -40,9 +61,9 @@ def row(case, names):
         "id_number": case.masked_id_number(),
         "phone": case.masked_phone(),
         "village": names.get(case.village_code or case.township_code, ""),
-        "item": localized(item.content["name"]) if item else case.item_code,
+        "item": item_name,
         "item_version": case.item_version,  # the version the case was created under
-        "state": localized(flow.state_name(case.state)),
+        "state": state_name,
         "state_code": case.state,
         "due": case.due_day.isoformat() if case.due_day else "",
         "overdue": bool(case.due_day and not case.finished_on and case.due_day < today),
@@ -53,9 +74,21 @@ def row(case, names):
     }
 
 
-def _names():
-    names = {r.code: localized(r.name) for r in scope.scoped(current_user, Region.select(), Region)}
-    names.update({("staff", s.id): s.name for s in scope.scoped(current_user, Staff.select(Staff.id, Staff.name), Staff)})
+def _item_name(case):
+    item = catalog.current("items", case.item_code, county=case.county_code)
+    return localized(item.content["name"]) if item else case.item_code
+
+
+def _names(case=None):
+    """Region and staff names of the user's area, by code and ("staff", id);
+    for one ``case``, just the ones its row shows."""
+    regions = scope.scoped(current_user, Region.select(Region.code, Region.name), Region)
+    staff = scope.scoped(current_user, Staff.select(Staff.id, Staff.name), Staff)
+    if case is not None:
+        regions = regions.where(Region.code.in_([c for c in (case.village_code, case.township_code) if c]))
+        staff = staff.where(Staff.id == case.owner_id)
+    names = {code: localized(name) for code, name in regions.tuples()}
+    names.update({("staff", i): name for i, name in staff.tuples()})
     return names
 
 
@@ -79,7 +112,24 @@ def _conditions():
 @login_required
 def api_case(case_id):
     require("ledger.read")
-    return jsonify(row(scope.case_or_404(current_user, case_id), _names()))
+    # one statement: the case's row with its village's, township's and
+    # owner's names (each as the user's scope shows them)
+    def name_of(model, query, where):
+        return scope.scoped(current_user, query, model).where(where)
+
+    query = scope.cases_for(current_user, Case.select(
+        *ROW_FIELDS,
+        name_of(Region, Region.select(Region.name), Region.code == Case.village_code).alias("village_name"),
+        name_of(Region, Region.select(Region.name), Region.code == Case.township_code).alias("township_name"),
+        name_of(Staff, Staff.select(Staff.name), Staff.id == Case.owner).alias("owner_name")))
+    case = query.where(Case.id == case_id).objects().first()
+    if case is None:
+        scope.case_or_404(current_user, case_id)  # 404, the refusal recorded as for any case out of reach
+    names = {("staff", case.owner_id): case.owner_name or ""}
+    for code, name in ((case.village_code, case.village_name), (case.township_code, case.township_name)):
+        if code and name:
+            names[code] = localized(json.loads(name) if isinstance(name, str) else name)
+    return jsonify(row(case, names))
 
 
 @bp.route("/api/cases/count")

@@ -13,6 +13,17 @@ def new_track_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+#: indexes covering the case lists' filters and counts (migration 0024):
+#: county, then the scope's area, then the state, in id order
+LIST_INDEXES = (
+    (("county_code", "state", "id"), False),
+    (("county_code", "township_code", "state", "id"), False),
+    (("county_code", "village_code", "state", "id"), False),
+    (("county_code", "due_day", "finished_on"), False),
+    (("county_code", "site_code", "state"), False),
+    (("county_code", "department", "state"), False),
+)
+
 #: the columns of the index that covers the KPI aggregates (migration 0014)
 KPI_INDEX = ("county_code", "created_at", "township_code", "site_code", "intake_channel", "accepted_on",
              "finished_on", "due_day", "rating", "item_record")
@@ -24,7 +35,7 @@ class Case(BaseModel):
         # covers the KPI report's one grouped scan (core.kpi): a county's
         # cases of a period, grouped by township and site, every column a
         # metric's condition reads (migration 0014)
-        indexes = ((KPI_INDEX, False),)
+        indexes = ((KPI_INDEX, False), *LIST_INDEXES)
 
     county_code = peewee.CharField(max_length=6, index=True)
     number = peewee.CharField(max_length=32, unique=True)  # the receipt number
@@ -51,6 +62,10 @@ class Case(BaseModel):
     applicant_phone = peewee.CharField(max_length=200)
     applicant_id_hash = peewee.CharField(max_length=64, null=True, index=True)
     applicant_phone_hash = peewee.CharField(max_length=64, null=True)
+    # what lists show by default, stored so that a list decrypts nothing
+    # (migration 0024; NULL for older cases: masked from the decrypted value)
+    applicant_id_masked = peewee.CharField(max_length=32, null=True)
+    applicant_phone_masked = peewee.CharField(max_length=32, null=True)
     data = JSONField()
     accepted_on = peewee.DateField(null=True)
     due_day = peewee.DateField(null=True, index=True)
@@ -79,11 +94,15 @@ class Case(BaseModel):
         return decrypt(self.applicant_phone, "cases.applicant_phone")
 
     def masked_id_number(self):
+        if self.applicant_id_masked:
+            return self.applicant_id_masked
         from ..personal import mask_id_number
 
         return mask_id_number(self.id_number())
 
     def masked_phone(self):
+        if self.applicant_phone_masked:
+            return self.applicant_phone_masked
         from ..personal import mask_phone
 
         return mask_phone(self.phone())

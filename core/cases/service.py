@@ -97,6 +97,16 @@ def store_uploads(data: dict, folder) -> dict:
 HOME_SITE_KINDS = ("service_center", "service_station", "service_point")
 
 
+def _sites_of(county_code, region):
+    """The sites of a region, read once per catalog version (sites change
+    only through a metadata sync)."""
+    from .. import catalog
+    from ..models import Site
+
+    return catalog.cached("sites_of_region", (county_code, region), lambda: tuple(
+        Site.select().where((Site.county_code == county_code) & (Site.region == region)).order_by(Site.code)))
+
+
 def intake_for(user, data: dict, site_code=None):
     """``(site_code, intake_channel)`` of a case filed by ``user``: a
     registered channel the form names (``intake_channel``) wins; else the
@@ -111,8 +121,7 @@ def intake_for(user, data: dict, site_code=None):
 
     channels = registry.intake_channels()
     wanted = data.get("intake_channel")
-    sites = list(Site.select().where((Site.county_code == user.county_code) & (Site.region == (user.region or "")))
-                 .order_by(Site.code))
+    sites = _sites_of(user.county_code, user.region or "")
     by_role = [c for c in channels.values() if user.role in c["roles"]]
     site = None
     if site_code:
@@ -160,6 +169,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
             applicant_phone=personal.encrypt(data["applicant_phone"], "cases.applicant_phone"),
             applicant_id_hash=personal.id_hash(data["applicant_id_number"]),
             applicant_phone_hash=personal.phone_hash(data["applicant_phone"]),
+            applicant_id_masked=personal.mask_id_number(data["applicant_id_number"]),
+            applicant_phone_masked=personal.mask_phone(data["applicant_phone"]),
             green_channel=data.get("green_channel") or None,
             data=personal.protect_mapping({k: v for k, v in data.items() if not k.startswith("material_")},
                                           "cases.data"))

@@ -48,12 +48,27 @@ def collect(spec, formdata, files=None) -> dict:
     return out
 
 
-def form_state(spec, data, mfields) -> tuple[dict, set, set]:
+def condition_names(spec) -> frozenset:
+    """The field names the spec's ``show_if``/``required_if`` conditions read."""
+    names = set()
+    for f in spec_fields(spec):
+        for key in ("show_if", "required_if"):
+            if f.get(key):
+                names |= compile_expression(f[key]).names
+    return frozenset(names)
+
+
+def form_state(spec, data, mfields, only=None) -> tuple[dict, set, set]:
     """``(values, hidden, required)`` for raw ``data``: the leniently typed
-    values the conditions see, the hidden names and the required names."""
+    values the conditions see, the hidden names and the required names.
+    ``only``: type just these fields' values (the others are left out of
+    ``values``; the schema passes the names its conditions and material
+    checks read, so that a field is not deserialized twice per load)."""
     specs = list(spec_fields(spec))
     values = {}
     for f in specs:
+        if only is not None and f["name"] not in only:
+            continue
         raw = data.get(f["name"])
         if raw is None or f["type"] == "file":
             values[f["name"]] = None if raw is None else True
@@ -93,7 +108,10 @@ class FormSchema(Schema):
     def _state(self, data):
         by_name = {name[len(ATTR):]: f for name, f in self.fields.items()}
         collected = collect(self.spec, data)
-        return (collected, *form_state(self.spec, collected, by_name))
+        cls = type(self)
+        if "_read" not in cls.__dict__:  # what the conditions and the material checks read, once per class
+            cls._read = condition_names(self.spec) | {n for n, f in by_name.items() if isinstance(f, Material)}
+        return (collected, *form_state(self.spec, collected, by_name, only=cls._read))
 
     @pre_load
     def _drop_hidden_and_empty(self, data, **kwargs):

@@ -99,6 +99,9 @@ def _sync(catalog, actor, role):
         return counts
     run = MetadataSync.create(actor=actor, packs=manifests(catalog), added=counts["added"],
                               changed=counts["changed"], retired=counts["retired"])
+    from .. import catalog as _catalog
+
+    _catalog.forget_version()  # this request's remembered version is older now
     if retired:
         MetadataRecord.update(current=False).where(MetadataRecord.id.in_([r.id for r in retired])).execute()
     changed_ids = [old.id for _, _, _, old in plan if old is not None]
