@@ -45,15 +45,17 @@ def bounds(query):
 
 
 def chunks(query, top, size=None):
-    """The selected cases with ``id <= top`` as lists of column tuples
-    (:data:`_FIELDS`), ``size`` (default :data:`CHUNK`) at a time, by id."""
+    """The selected cases with ``id <= top`` as lists of raw column tuples
+    (:data:`_FIELDS`, as the driver gives them: no per-value conversion),
+    ``size`` (default :data:`CHUNK`) at a time, by id."""
     if top is None:
         return
     size = size or CHUNK
+    database = Case._meta.database
     last = 0
     while True:
-        batch = list(query.select(*_FIELDS).where((Case.id > last) & (Case.id <= top))
-                     .order_by(Case.id).limit(size).tuples())
+        page = query.select(*_FIELDS).where((Case.id > last) & (Case.id <= top)).order_by(Case.id).limit(size)
+        batch = database.execute_sql(*page.sql()).fetchall()
         if not batch:
             return
         yield batch
@@ -62,14 +64,27 @@ def chunks(query, top, size=None):
         last = batch[-1][0]
 
 
+def _iso(value):
+    """A date column's value as ISO text ("" for none): SQLite gives the
+    text already (ISO dates compare as text compares)."""
+    if not value:
+        return ""
+    return value[:10] if isinstance(value, str) else value.isoformat()
+
+
+#: the keys of a row as :meth:`Cells.rows` builds it
+KEYS = ("number", "date", "applicant", "id_number", "phone", "village", "item", "item_version", "state", "due",
+        "overdue", "finished", "agent", "rating", "rating_comment")
+
+
 class Cells:
-    """Turns column tuples into export rows (the ledger's columns, in
-    :data:`core.cases.ledger.COLUMNS` order), with what repeats across rows
-    (item names, state names) looked up once."""
+    """Turns column tuples into export rows (the ledger's columns, in the
+    order ``keys`` gives), with what repeats across rows (item names, state
+    names) looked up once."""
 
     def __init__(self, names, keys):
         self.names = names
-        self.keys = keys
+        self.order = None if tuple(keys) == KEYS else [KEYS.index(k) for k in keys]
         self.today = service.today()
         self.yes = _("Yes")
         self._items = {}
@@ -92,32 +107,27 @@ class Cells:
         return self._states[key]
 
     def rows(self, batch):
-        names, today, keys = self.names, self.today, self.keys
+        names, today, yes, order = self.names, self.today.isoformat(), self.yes, self.order
+        items, states = self._items, self._states
         cipher, reveal = personal.cipher(), personal.masked_text  # one key lookup per chunk
         out = []
         for (_id, number, created, applicant, id_masked, phone_masked, id_number, phone, village, township,
              item_code, county, version, workflow, state, due, finished, owner, rating, comment) in batch:
-            values = {
-                "number": number,
-                "date": created.date().isoformat(),
-                "applicant": applicant,
-                # the masks stored with the case (migration 0024); a case stored before them: decrypted
-                "id_number": id_masked or mask_id_number(
-                    cipher.decrypt(id_number, context="cases.applicant_id_number") if id_number else id_number),
-                "phone": phone_masked or mask_phone(
-                    cipher.decrypt(phone, context="cases.applicant_phone") if phone else phone),
-                "village": names.get(village or township, ""),
-                "item": self.item(item_code, county),
-                "item_version": version,
-                "state": self.state(workflow, state),
-                "due": due.isoformat() if due else "",
-                "overdue": self.yes if (due and not finished and due < today) else "",
-                "finished": finished.isoformat() if finished else "",
-                "agent": names.get(("staff", owner), ""),
-                "rating": rating,
-                "rating_comment": reveal(comment or "", "cases.rating_comment"),
-            }
-            out.append([values[k] for k in keys])
+            due, finished = _iso(due), _iso(finished)
+            item = items.get((item_code, county)) or self.item(item_code, county)
+            state_name = states.get((workflow, state)) or self.state(workflow, state)
+            # the masks stored with the case (migration 0024); a case stored before them: decrypted
+            if not id_masked:
+                id_masked = mask_id_number(cipher.decrypt(id_number, context="cases.applicant_id_number")
+                                           if id_number else id_number)
+            if not phone_masked:
+                phone_masked = mask_phone(cipher.decrypt(phone, context="cases.applicant_phone") if phone else phone)
+            values = (number, created[:10] if isinstance(created, str) else created.date().isoformat(), applicant,
+                      id_masked, phone_masked, names.get(village or township, ""), item, version, state_name,
+                      due, yes if (due and not finished and due < today) else "", finished,
+                      names.get(("staff", owner), ""), rating,
+                      reveal(comment, "cases.rating_comment") if comment else "")
+            out.append(values if order is None else [values[i] for i in order])
         return out
 
 
