@@ -154,10 +154,10 @@ def test_export_memory_does_not_grow_with_the_number_of_cases(ledger, monkeypatc
     """Ten times the cases, about the same peak: the export holds one chunk
     of rows at a time (all rows at once took 5.1 GB for a million)."""
     app, client = ledger
-    monkeypatch.setattr(export, "CHUNK", 300)
+    monkeypatch.setattr(export, "CHUNK", 50)
     monkeypatch.setattr(export, "FILE_PIECE", 16 * 1024)  # the pieces of the finished file: a constant, kept small
     with app.app_context():
-        history.generate(COUNTY, 1_500, seed=8, tag="S", keep=False)
+        history.generate(COUNTY, 200, seed=8, tag="S", keep=False)
         small = Case.select().where(Case.county_code == COUNTY).count()
     small_csv, small_bytes = _peak(client, "/cases/export.csv")
     small_xlsx, _ = _peak(client, "/cases/export.xlsx")
