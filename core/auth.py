@@ -455,10 +455,13 @@ def init_app(app):
     conf = app.config.get("BANGBAN", {})
     passwords.get_profile(conf.get("PASSWORD_PROFILE"))  # an unknown profile stops startup
 
-    # Rate limits, per app (its own in-memory counters), per client IP and
-    # endpoint. Blueprint limits are keyed by blueprint name, so they apply
-    # to blueprints registered after this runs.
-    limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
+    # Rate limits, per client IP and endpoint, counted in the data
+    # directory (core.ratelimit) so that every worker process of the server
+    # shares the counts. Blueprint limits are keyed by blueprint name, so
+    # they apply to blueprints registered after this runs.
+    from . import ratelimit
+
+    limiter = Limiter(get_remote_address, storage_uri=ratelimit.uri(conf.get("DATA_DIR", "var")), headers_enabled=True)
     limiter.init_app(app)
     limiter.limit(conf.get("SIGN_IN_RATE_LIMIT") or SIGN_IN_RATE_LIMIT, methods=["POST"])(bp)
     from .cases.track import bp as track_bp

@@ -364,13 +364,17 @@ def demo(ctx, password, county, history):
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", type=click.IntRange(1, 64), envvar="BANGBAN_WORKERS",
+              help="worker processes (default: one per core, at least 2; env BANGBAN_WORKERS)")
+@click.option("--threads", type=click.IntRange(1, 256), envvar="BANGBAN_THREADS",
+              help="threads per worker (default 8; waitress: 16; env BANGBAN_THREADS)")
+@click.option("--server", type=click.Choice(["gunicorn", "waitress"]), default="gunicorn", show_default=True,
+              envvar="BANGBAN_SERVER", help="waitress: one process (no fork, e.g. Windows)")
 @pass_ctx
-def serve(ctx, host, port, threads):
-    """Serve the app (migrating the database first)."""
-    from waitress import serve as waitress_serve
-
-    from . import db
+def serve(ctx, host, port, workers, threads, server):
+    """Serve the app (migrating the database first): gunicorn, threaded
+    workers, one per core, 8 threads each (see the README's "Serving")."""
+    from . import db, serving
 
     app = ctx.app
     with app.app_context():
@@ -378,8 +382,18 @@ def serve(ctx, host, port, threads):
             db.migrate()
         except db.SchemaNewer as exc:
             _fail(f"bangban serve: {exc}")
-    click.echo(f"Bangban is serving at http://{host}:{port}/  (Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="bangban")
+    if server == "waitress":
+        click.echo(f"Bangban is serving at http://{host}:{port}/  (waitress, 1 process; Ctrl+C to stop)")
+        serving.run_waitress(host, port, threads or 16, app)
+        return
+    workers = workers or serving.default_workers()
+    threads = threads or serving.THREADS
+    serving.release_connections(app.extensions["bangban"].db)  # the workers open their own
+    click.echo(f"Bangban is serving at http://{host}:{port}/  ({workers} processes x {threads} threads; "
+               "Ctrl+C to stop)")
+    from .app import create_app
+
+    serving.run_gunicorn(host, port, workers, threads, lambda: create_app(pm=ctx.pm))
 
 
 def build():

@@ -337,3 +337,25 @@ def test_catalog_import_reports_every_problem_with_sheet_row_column(demo_app):
     assert re.search(r"事项!\w+3", text) and re.search(r"事项!\w+4", text) and "no_such_dept" in text
     with demo_app.app_context():
         assert MetadataRecord.select().count() == before
+
+
+def test_catalog_job_is_followed_through_another_worker_process(demo_app, make_app):
+    """``bangban serve`` runs several worker processes, and the page's polls
+    reach any of them: a second app on the same data directory and database
+    (another worker, its own memory) answers the job's progress and its
+    download for the same browser."""
+    other = make_app()
+    client = admin(demo_app)
+    token = csrf_token(client, "/admin/catalog-io/")
+    job = client.post("/admin/catalog-io/export", data={"csrf_token": token, "format": "xlsx"}).get_json()
+    state = wait_for(client, job)
+    assert state["status"] == "done", state
+    browser = other.test_client()
+    browser.set_cookie("session", client.get_cookie("session").value)
+    seen = browser.get(f"/admin/catalog-io/job/{job['id']}")
+    assert seen.status_code == 200 and seen.get_json() == state
+    workbook = browser.get(state["download"])
+    assert workbook.status_code == 200 and workbook.data == client.get(state["download"]).data
+    assert workbook.data[:4] == b"PK\x03\x04"
+    assert browser.get("/admin/catalog-io/job/" + "0" * 32).status_code == 404
+    assert browser.get("/admin/catalog-io/job/..%2Fsecret").status_code == 404

@@ -520,7 +520,7 @@ def test_a_password_below_the_policy_must_be_changed_at_sign_in(demo_app):
 
 # -- rate limits ---------------------------------------------------------------------
 
-def test_sign_in_posts_are_rate_limited_per_app(make_app):
+def test_sign_in_posts_are_rate_limited_per_server(make_app, tmp_path):
     app = make_app()
     client = app.test_client()
     token = csrf_token(client)
@@ -530,7 +530,12 @@ def test_sign_in_posts_are_rate_limited_per_app(make_app):
     response = client.post("/sign-in", data={"username": "x", "password": "y", "csrf_token": token})
     assert response.status_code == 429 and "Retry-After" in response.headers
     assert client.get("/sign-in").status_code == 200  # only POSTs count
-    fresh = make_app().test_client()  # another app keeps its own counts
+    # another worker process of the same server (the same data directory) counts with it
+    worker = make_app().test_client()
+    assert worker.post("/sign-in", data={"username": "x", "password": "y",
+                                         "csrf_token": csrf_token(worker)}).status_code == 429
+    # another server (its own data directory) keeps its own counts
+    fresh = make_app(data_dir=str(tmp_path / "other")).test_client()
     assert fresh.post("/sign-in", data={"username": "x", "password": "y",
                                         "csrf_token": csrf_token(fresh)}).status_code == 200
 

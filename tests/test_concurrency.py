@@ -1,5 +1,6 @@
 """Concurrent writers through real HTTP against the app's own server
-(``bangban serve``, waitress, in a subprocess), killed with SIGKILL in the
+(``bangban serve`` as the README runs it: gunicorn, several worker
+processes, in a subprocess), every process of it killed with SIGKILL in the
 middle of the load and restarted, a few rounds, on SQLite and PostgreSQL:
 no response but the receipt's 302, every case the client was told about
 is there after the restart, receipt numbers run without duplicates or
@@ -86,9 +87,9 @@ class Server:
     def start(self):
         self.port = free_port()
         with open(self.log, "a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--threads", str(WRITERS)], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(  # its own process group: the master and its workers
+                [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.tail()
@@ -99,9 +100,28 @@ class Server:
                 time.sleep(0.2)
         raise AssertionError("the server did not come up in 60 s\n" + self.tail())
 
+    def processes(self):
+        """Live processes of the server's group (the master and its workers)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and os.getpgid(int(entry.name)) == self.process.pid:
+                    found.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                continue
+        return found
+
     def kill(self):
-        os.kill(self.process.pid, signal.SIGKILL)
+        """SIGKILL to every process of the server at once (a power cut, the OOM killer on the service)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=60)
 
     def tail(self):
         return Path(self.log).read_text()[-3000:]
@@ -130,6 +150,7 @@ def test_writers_survive_kill_9_without_errors_or_lost_cases(make_app, database_
     assert demo.returncode == 0, demo.stderr
     server = Server(env, tmp_path / "server.log")
     port = server.start()
+    assert len(server.processes()) >= 3, "the writers must meet several worker processes"
     browsers, tokens = [], []
     for _ in range(WRITERS):
         browser = Browser(port)
@@ -190,3 +211,67 @@ def test_writers_survive_kill_9_without_errors_or_lost_cases(make_app, database_
     assert verify.returncode == 0 and "audit chain ok" in verify.stdout, verify.stdout + verify.stderr
     print(f"{database_url.split(':')[0]}: {len(acknowledged)} cases acknowledged, {interrupted} requests cut by "
           f"SIGKILL, {ROUNDS} rounds in {elapsed:.1f} s")
+
+
+def test_served_to_more_connections_than_users_with_one_rate_limit(database_url, tmp_path):
+    """``bangban serve`` keeps 150 connections open at once and answers each
+    (one process with 100 connections at most refused some of 100 users);
+    a per-address rate limit holds across its worker processes: 24
+    simultaneous requests on separate connections against a limit of 6 let
+    exactly 6 through, not 6 per worker."""
+    env = environment(tmp_path / "var", database_url)
+    env["BANGBAN_TRACK_RATE_LIMIT"] = "6/minute"
+    demo = cli(env, "demo", "--history", "0")
+    assert demo.returncode == 0, demo.stderr
+    server = Server(env, tmp_path / "server.log")
+    port = server.start()
+    try:
+        connections = []
+        for _ in range(150):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.connect()
+            connections.append(connection)
+        statuses, lock = [], threading.Lock()
+
+        def ask(connection):
+            try:
+                connection.request("GET", "/sign-in")
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException) as exc:
+                status = type(exc).__name__
+            with lock:
+                statuses.append(status)
+
+        threads = [threading.Thread(target=ask, args=(c,)) for c in connections]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        for connection in connections:
+            connection.close()
+        assert statuses == [200] * 150, sorted(set(map(str, statuses)))
+
+        start, results = threading.Barrier(24), []
+
+        def track():
+            start.wait()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                connection.request("GET", "/track/150626-20990101-0001")
+                response = connection.getresponse()
+                response.read()
+            finally:
+                connection.close()
+            with lock:
+                results.append(response.status)
+
+        threads = [threading.Thread(target=track) for _ in range(24)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert len(results) == 24 and results.count(429) == 18, sorted(results)
+    finally:
+        server.stop()

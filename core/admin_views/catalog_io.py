@@ -1,12 +1,19 @@
 """Catalog import and export in the back office, with progress.
 
 Jobs run in a background thread of the web process (each with its own
-database connection); the page polls their progress. A job keeps its
-result file under the data directory until it is downloaded."""
+database connection); the page polls their progress. The server has
+several worker processes and a poll may reach any of them: a job's state
+is written to ``<data dir>/catalog-jobs/<id>.json`` (at most twice a
+second while it runs, and when it ends), where every worker reads it. A
+job keeps its result file until it is downloaded."""
 from __future__ import annotations
 
+import json
+import os
+import re
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -19,14 +26,49 @@ from flask_login import current_user
 from .metadata import PermissionView
 
 
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+FIELDS = ("id", "kind", "owner", "done", "total", "stage", "status", "file", "counts")
+
+
 class Job:
-    def __init__(self, kind, owner):
+    def __init__(self, kind, owner, folder=None):
         self.id, self.kind, self.owner = uuid.uuid4().hex, kind, owner
         self.done, self.total, self.stage = 0, 0, ""
         self.status, self.problems, self.file, self.counts = "running", [], None, None
+        self.folder, self.saved_at = folder, 0.0
 
     def progress(self, done, total, stage):
         self.done, self.total, self.stage = done, total, stage
+        if time.monotonic() - self.saved_at >= 0.5:
+            self.save()
+
+    def save(self):
+        """Write the state where every worker process reads it (atomically)."""
+        if self.folder is None:
+            return
+        self.saved_at = time.monotonic()
+        state = {name: getattr(self, name) for name in FIELDS}
+        state.update(file=str(self.file) if self.file else None, problems=[str(p) for p in self.problems][:200])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.id}.json"
+        scratch = path.with_name(f".{self.id}.{os.getpid()}.{threading.get_ident()}")
+        scratch.write_text(json.dumps(state, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(scratch, path)
+
+    @classmethod
+    def load(cls, folder, job_id):
+        """A job started by any worker process, or None."""
+        if not JOB_ID.fullmatch(job_id or ""):
+            return None
+        try:
+            state = json.loads((folder / f"{job_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        job = cls(state["kind"], state["owner"])
+        for name in FIELDS:
+            setattr(job, name, state.get(name))
+        job.problems = state.get("problems") or []
+        return job
 
     def as_dict(self):
         return {"id": self.id, "kind": self.kind, "done": self.done, "total": self.total, "stage": self.stage,
@@ -40,9 +82,18 @@ class CatalogIOView(PermissionView):
     def jobs(self):
         return current_app.extensions.setdefault("bangban_catalog_jobs", {})
 
+    def folder(self):
+        return Path(current_app.config["BANGBAN"]["DATA_DIR"]) / "catalog-jobs"
+
+    def find(self, job_id):
+        """This process's job, else one another worker process started."""
+        return self.jobs().get(job_id) or Job.load(self.folder(), job_id)
+
     def _start(self, job, work):
         app = current_app._get_current_object()
+        job.folder = self.folder()
         self.jobs()[job.id] = job
+        job.save()
 
         def run():
             with app.app_context():
@@ -56,6 +107,7 @@ class CatalogIOView(PermissionView):
                     app.logger.exception("catalog job failed")
                     job.status, job.problems = "failed", [str(exc)]
                 finally:
+                    job.save()
                     if not database.is_closed():
                         database.close()
 
@@ -128,14 +180,14 @@ class CatalogIOView(PermissionView):
 
     @expose("/job/<job>")
     def job_view(self, job):
-        found = self.jobs().get(job)
+        found = self.find(job)
         if found is None or found.owner != current_user.username:
             abort(404)
         return jsonify(found.as_dict())
 
     @expose("/download/<job>")
     def download_view(self, job):
-        found = self.jobs().get(job)
+        found = self.find(job)
         if found is None or found.owner != current_user.username or not found.file:
             abort(404)
         return send_file(found.file, as_attachment=True, download_name=Path(found.file).name)
