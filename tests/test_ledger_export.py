@@ -119,8 +119,10 @@ def test_csv_and_excel_hold_the_rows_read_from_the_database(ledger, monkeypatch)
     assert sheet[1:] == expected
 
 
-def test_exports_stream_after_the_audit_entry(ledger):
+def test_exports_stream_after_the_audit_entry(ledger, monkeypatch):
     app, client = ledger
+    monkeypatch.setattr(export, "CHUNK", 7)
+    monkeypatch.setattr(export, "FILE_PIECE", 1024)
     with app.app_context():
         total = Case.select().where(Case.county_code == COUNTY).count()
     for fmt in ("csv", "xlsx"):
@@ -132,8 +134,15 @@ def test_exports_stream_after_the_audit_entry(ledger):
                      .order_by(AuditEntry.seq.desc()).first())
             payload = json.loads(entry.payload)
         assert payload == {"format": fmt, "rows": total}
-        data = response.get_data()
+        pieces = iter(response.response)
+        first = next(pieces)  # a chunk's rows (CSV) or a piece of the file (Excel), not the whole export
+        data = first + b"".join(pieces)
         response.close()
+        if fmt == "csv":
+            assert len(first.decode("utf-8-sig").splitlines()) == 1 + 7
+        else:
+            assert len(first) == 1024
+        assert len(data) > 4 * len(first)
         rows = (len(_xlsx_rows(data)) if fmt == "xlsx"
                 else len(list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))))
         assert rows == total + 1
