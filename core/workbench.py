@@ -50,28 +50,33 @@ def case_filter(kind: str, today: datetime.date, user=None):
     if kind == "escalated":
         return Case.id.in_(Escalation.select(Escalation.case).where(Escalation.open_case.is_null(False)))
     if kind == "mine":
-        mine = ((Case.owner == user.id) | (Case.assignee == user.id)
-                | Case.id.in_(Subtask.select(Subtask.case).where((Subtask.helper == user.id)
-                                                                 & (Subtask.state == "open"))))
-        return mine & running & _actionable(user)
+        return _waiting_on(user) & running
     raise ValueError(kind)
 
 
-def _actionable(user):
-    """Cases in a state from which ``user``'s role may take some step (per
-    workflow, from the workflows' metadata)."""
+def _waiting_on(user):
+    """Cases waiting on ``user``: they may take a step from the case's state
+    (the workflows' metadata) and the step is theirs — as the assignee, as
+    the owner while no assignee acts (a state an assignee-only step leaves
+    from is the assignee's), or as the helper of an open joint part."""
     from .cases import workflow as wf
-    from .cases.models import Case
+    from .cases.models import Case, Subtask
 
-    condition = Case.id.is_null()  # false
+    condition = Case.id.in_(Subtask.select(Subtask.case).where((Subtask.helper == user.id) & (Subtask.state == "open")))
     for (code,) in Case.select(Case.workflow).distinct().tuples():
         try:
             flow = wf.load(code)
         except wf.TransitionError:
             continue
-        states = sorted({s for t in flow.transitions.values() if can(user, t.permission) for s in t.sources})
-        if states:
-            condition = condition | ((Case.workflow == code) & Case.state.in_(states))
+        mine = sorted({s for t in flow.transitions.values() if can(user, t.permission) for s in t.sources})
+        assignees = {s for t in flow.transitions.values() if t.assignee_only for s in t.sources}
+        if not mine:
+            continue
+        in_flow = Case.workflow == code
+        condition = condition | (in_flow & (Case.assignee == user.id) & Case.state.in_(mine))
+        owned = [s for s in mine if s not in assignees]
+        if owned:
+            condition = condition | (in_flow & (Case.owner == user.id) & Case.state.in_(owned))
     return condition
 
 
