@@ -131,3 +131,23 @@ def test_blocks_follow_the_permissions_and_supervisors_see_overdue_first(bench):
         theirs = Case.select().where((Case.township_code == "150626101") & (Case.due_day < FRIDAY)
                                      & Case.finished_on.is_null()).count()
     assert int(dict(_blocks(other))["overdue"]) == theirs < county_overdue
+
+
+def test_dates_people_plan_by_carry_the_weekday_in_every_language(app):
+    from core.i18n import format_date
+
+    day = datetime.date(2026, 9, 30)  # a Wednesday
+    with app.test_request_context():
+        assert format_date(day, "weekday", "zh_Hans_CN") == "2026-09-30 星期三"
+        assert format_date(day, "weekday", "en") == "2026-09-30 Wednesday"
+        assert format_date(day, "weekday", "mn_Mong_CN") == "2026-09-30 ᠭᠠᠷᠠᠭ\u202fᠤᠨ ᠭᠤᠷᠪᠠᠨ"
+        assert format_date(None, "weekday") == ""
+
+
+def test_no_template_formats_a_date_itself():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = [str(p.relative_to(root)) for base in (root / "themes", root / "plugins")
+             for p in base.rglob("*.html") if "strftime" in p.read_text("utf-8")]
+    assert found == []
