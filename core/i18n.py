@@ -415,6 +415,9 @@ def init_app(app, plugin_dirs=()):
         text_direction=text_direction,
         lang_attr=lang_attr,
         current_locale=lambda: str(get_locale()),
+        # every language's script stylesheet (a font limited by unicode-range): the
+        # language switcher names each language in its own script
+        script_css=lambda: [e["script_css"] for e in languages().values() if e.get("script_css")],
     )
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["long_date"] = long_date
