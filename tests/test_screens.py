@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -50,6 +49,9 @@ LANGS = ("zh_Hans_CN", "mn_Mong_CN", "en")
 SIZES = ((1366, 900), (390, 844))
 TABS = 4
 TIMES = {}
+ABSENT = []  # routes of a record the demo does not have
+#: pages whose records are codes by design: the back office's roles (the code is the record's key)
+CODES_SHOWN = ("/admin/roles/",)
 #: who opens a page, in this order of preference: the first whose role may see it
 USERS = ("galutu.agent", "county.supervisor", "county.admin", "taoli.grid", "rsj.helper", "county.tracker",
          "sys.admin", "sec.admin", "audit.admin")
@@ -64,6 +66,7 @@ def _args(app):
     from core.hall.models import Appointment
     from core.models import MetadataRecord, Staff
     from core.online import OnlineRequest
+    from core.outbox import OutboxMessage
     from core.ratings.models import Rectification
 
     with app.app_context():
@@ -80,10 +83,13 @@ def _args(app):
                 ["", "150626"])).order_by(MetadataRecord.county_code.desc(), MetadataRecord.key):
             keys.setdefault(record.kind, record.key)
         helper = Staff.get(Staff.username == "rsj.helper")
+        message = OutboxMessage.select().where(OutboxMessage.county_code == "150626").order_by(OutboxMessage.id).first()
+        # None: the demo has no such record (the page is listed as not shown)
         return {"case_id": noticed.id, "code": noticed.item_code, "kind": "one_time", "number": noticed.number,
-                "token": noticed.track_token, "rectification_id": rect.id if rect else 1,
-                "staff_id": helper.id, "request_id": request.id if request else 1, "county": "150626",
-                "appointment_token": appointment.cancel_token if appointment else "x", "keys": keys}
+                "token": noticed.track_token, "rectification_id": rect.id if rect else None,
+                "staff_id": helper.id, "request_id": request.id if request else None, "county": "150626",
+                "message_id": message.id if message else None,
+                "appointment_token": appointment.cancel_token if appointment else None, "keys": keys}
 
 
 def _path(rule, endpoint, args):
@@ -98,7 +104,9 @@ def _path(rule, endpoint, args):
         values["key"] = args["keys"].get(endpoint.split(".")[0][len("meta_"):], "x")
     path = rule.rule
     for name in rule.arguments:
-        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(values.get(name, "x")), path)
+        if values.get(name) is None:
+            return None
+        path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(values[name]), path)
     return path
 
 
@@ -140,6 +148,9 @@ def pages(app):
                 continue  # data, not a page
             spec = matrix._spec(endpoint)
             path = _path(rule, endpoint, args)
+            if path is None:
+                ABSENT.append(endpoint)
+                continue
             if endpoint.endswith((".edit_view", ".details_view")) and "<" not in rule.rule and "?" not in path:
                 view = endpoint.split(".")[0]
                 if view not in admin_ids:
@@ -266,13 +277,39 @@ def _text_checks(app):
     return one(codes), one(c for c in codes if "_" in c), one(labels.ui_msgids())
 
 
+def _serve(settings, ports):
+    """The server in a process of its own (the demo's database, keys and secret), so
+    that rendering pages and driving the browser use both cores."""
+    import logging
+
+    from core import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = create_app(**settings)
+    app.config["TESTING"] = True
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    ports.put(server.server_port)
+    server.serve_forever()
+
+
 @pytest.fixture
 def server(demo_app):
-    server = make_server("127.0.0.1", 0, demo_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    import multiprocessing
+
+    from tests.conftest import BUILTIN
+
+    conf = demo_app.config["BANGBAN"]
+    settings = {"data_dir": conf["DATA_DIR"], "database_url": conf["DATABASE_URL"], "plugins": BUILTIN,
+                "secret_key": demo_app.config["SECRET_KEY"]}
+    spawn = multiprocessing.get_context("spawn")
+    ports = spawn.Queue()
+    process = spawn.Process(target=_serve, args=(settings, ports), daemon=True)
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{ports.get(timeout=120)}"
+    finally:
+        process.terminate()
+        process.join(10)
 
 
 def _cookies(app, username, base):
@@ -288,25 +325,26 @@ async def _run(base, jobs, cookies, text_res):
     problems, widths = [], {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        contexts = {}
+        contexts = {}  # one per account and language: a redirect keeps the session's language
         for user in {u for u, _path in jobs}:
-            contexts[user] = await browser.new_context(viewport={"width": 1366, "height": 900})
-            if user:
-                await contexts[user].add_cookies(cookies[user])
+            for lang in LANGS:
+                contexts[user, lang] = context = await browser.new_context(viewport={"width": 1366, "height": 900})
+                if user:
+                    await context.add_cookies(cookies[user])
         queue = asyncio.Queue()
         for job in jobs:
             for lang in LANGS:
                 queue.put_nowait((*job, lang))
 
         async def worker():
-            tabs = {}
             while not queue.empty():
                 user, path, lang = queue.get_nowait()
-                page = tabs.get(user) or await contexts[user].new_page()
-                tabs[user] = page
-                await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re, english_re)
-            for page in tabs.values():
-                await page.close()
+                page = await contexts[user, lang].new_page()
+                page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
+                try:
+                    await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re, english_re)
+                finally:
+                    await page.close()
 
         await asyncio.gather(*(worker() for _ in range(TABS)))
         await browser.close()
@@ -324,7 +362,7 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
         problems.append((*where, "status", response.status if response else None))
         return
     text = await page.evaluate(VISIBLE_TEXT)
-    found = (en_codes_re if lang == "en" else codes_re).search(text)
+    found = None if path.startswith(CODES_SHOWN) else (en_codes_re if lang == "en" else codes_re).search(text)
     if found:
         problems.append((*where, "raw code", text[max(found.start() - 30, 0):found.end() + 30]))
     if lang != "en":
@@ -363,7 +401,8 @@ def test_every_page_fits_renders_every_glyph_and_speaks_the_language(demo_app, s
     cookies = {user: _cookies(demo_app, user, server) for user in {u for u, _p in jobs if u}}
     problems, widths = asyncio.run(_run(server, jobs, cookies, _text_checks(demo_app)))
     with capsys.disabled():
-        print(f"\n{time.monotonic() - started:.0f} s; screenshots of {len(jobs)} pages × {len(LANGS)} languages × {len(SIZES)} sizes: {SHOTS}")
+        print(f"\nnot shown (no such record in the demo): {sorted(set(ABSENT))}")
+        print(f"{time.monotonic() - started:.0f} s; screenshots of {len(jobs)} pages × {len(LANGS)} languages × {len(SIZES)} sizes: {SHOTS}")
         print("slowest:", sorted(TIMES.items(), key=lambda kv: -kv[1])[:12])
         report = SHOTS / "widths.txt"
         report.write_text("\n".join(f"{w}\t{lang}\t{width}\t{user}\t{path}"

@@ -29,7 +29,7 @@
   }
 
   function cards() {
-    each(document.querySelectorAll("main table:not(.no-cards)"), function (table) {
+    each(document.querySelectorAll("main table:not(.no-cards), .admin-body table.list"), function (table) {
       var head = headerRow(table);
       if (!head) return;
       var names = Array.prototype.map.call(head.cells, function (c) { return c.textContent.trim(); });
