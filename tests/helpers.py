@@ -69,3 +69,30 @@ def _last_step(client, username):
     with client.application.app_context():
         staff = Staff.get_or_none(Staff.username == username)
         return staff.totp_last_step if staff else None
+
+
+def make_venv(tmp_path_factory, *sources):
+    """A new venv with ``sources`` (project folders) installed from their
+    local copies: no network, the test environment's installed dependencies
+    seen through a .pth file, and the venv's own old setuptools removed (it
+    would shadow the outer one, which builds the wheels)."""
+    import os
+    import site
+    import subprocess
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    where = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    py = where / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    outer = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
+    subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=False)
+    Path(purelib, "zz_outer_env.pth").write_text("\n".join(dict.fromkeys(outer)) + "\n")
+    for source in sources:
+        build = tmp_path_factory.mktemp("build")
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
+                        str(source)], check=True, cwd=build, env={**os.environ, "PIP_NO_INPUT": "1"})
+    return where

@@ -22,16 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import site
 import subprocess
-import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import _reset_pg
+from tests.helpers import make_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).parent / "fixtures" / "bangban_region_example"
@@ -41,19 +39,7 @@ PLUGINS = "wushen,bank_partnership,qiaoxi"
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
-    where = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
-    py = where / "bin" / "python"
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    outer = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
-    subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=False)
-    Path(purelib, "zz_outer_env.pth").write_text("\n".join(dict.fromkeys(outer)) + "\n")
-    for source in (ROOT, EXAMPLE):
-        build = tmp_path_factory.mktemp("build")
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
-                        str(source)], check=True, cwd=build, env={**os.environ, "PIP_NO_INPUT": "1"})
-    return where
+    return make_venv(tmp_path_factory, ROOT, EXAMPLE)
 
 
 def run(venv, env, *args):

@@ -8,14 +8,13 @@ plugin (``--no-deps --no-index``).
 """
 import json
 import os
-import site
 import subprocess
-import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import make_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -23,20 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
-    where = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
-    py = where / "bin" / "python"
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    outer = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
-    # the venv's own old setuptools would shadow the outer one (which builds wheels)
-    subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=False)
-    Path(purelib, "zz_outer_env.pth").write_text("\n".join(dict.fromkeys(outer)) + "\n")
-    for source in (ROOT, FIXTURES / "bangban_hello", FIXTURES / "bangban_broken"):
-        build = tmp_path_factory.mktemp("build")
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
-                        str(source)], check=True, cwd=build, env={**os.environ, "PIP_NO_INPUT": "1"})
-    return where
+    return make_venv(tmp_path_factory, ROOT, FIXTURES / "bangban_hello", FIXTURES / "bangban_broken")
 
 
 def run(venv, *args, plugins="hello,wushen", data=None, **kw):
