@@ -21,7 +21,7 @@ say what a route needs). A page fails on
   missing-glyph box: the same pixels mean the glyph is missing;
 * a raw code or untranslated interface text (tests/test_labels.py's checks).
 
-One server, one browser, a few tabs at a time. SQLite only: what is checked
+One server (in a process of its own), one browser, a few tabs at a time. SQLite only: what is checked
 is the rendering, which does not depend on the database (the workbench and
 every page's data are tested on both databases elsewhere), and one run must
 stay within a few minutes.
@@ -126,8 +126,6 @@ def _may(user, spec):
 
 def pages(app):
     """[(username or None, path)] of every page, and the routes that answered no page."""
-    from flask_admin import Admin  # noqa: F401 - the back office's views are in the URL map
-
     from core.auth import User
     from core.models import Staff
 

@@ -1,7 +1,6 @@
 """Staff pages for cases: pick an item, fill the commission, move the case."""
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, make_response, jsonify, redirect, render_template, request, url_for
