@@ -150,7 +150,7 @@ def analyse(database, flavour):
         database.execute_sql("ANALYZE")
 
 
-def run(database_url, flavour, sizes, repeat, tmp):
+def run_sizes(database_url, flavour, sizes, repeat, tmp):
     from core import create_app
     from core import kpi
     from core.cases import history
@@ -199,6 +199,58 @@ def run(database_url, flavour, sizes, repeat, tmp):
     return results
 
 
+def run(ctx):
+    """The bench/run.py section: on each database, the cases of
+    ``ctx.scales`` bulk-loaded (bench/bulk.py), the report checked equal to
+    the hand-written SQL, both timed in interleaved rounds; a growth row at
+    every scale, the ratio row (<= 1.2x) at the largest."""
+    from bench import bulk
+    from bench.report import Row, at_most, fresh_pg, interleaved, pg_url, ratio_row
+    from core import kpi
+
+    rows = []
+    end = datetime.date.today()
+    period = (end - datetime.timedelta(days=364), end)
+    for db in ctx.dbs:
+        flavour = "postgres" if db == "postgresql" else "sqlite"
+        data_dir = ctx.tmp / f"kpi-{db}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if flavour == "postgres":
+            url = pg_url("kpi")
+            fresh_pg(url)
+        else:
+            url = f"sqlite:///{data_dir / 'kpi.db'}"
+        app = bulk.demo_app(url, data_dir)
+        with app.app_context():
+            from core.cases.models import Case
+
+            database = app.extensions["bangban"].db
+            have = Case.select().where(Case.county_code == COUNTY).count()
+            for n, scale in enumerate(ctx.scales):
+                if scale > have:
+                    bulk.load(scale - have, county=COUNTY, seed=n + 1, tag=f"K{n}", events=False,
+                              commissions=False)
+                    have = scale
+                bulk.analyse()
+                mine = from_report(kpi.kpi(COUNTY, period))
+                hand = hand_written(database, flavour, period)
+                assert mine and mine == {k: v for k, v in hand.items() if k in mine}, "report and SQL differ"
+                rounds = max(2, ctx.repeat if scale <= 100_000 else ctx.repeat // 2)
+                t_hand, t_report = interleaved([lambda: hand_written(database, flavour, period),
+                                                lambda: kpi.kpi(COUNTY, period)], rounds)
+                if scale == ctx.scales[-1]:
+                    rows.append(ratio_row("KPI report vs hand-written SQL", db, t_report, t_hand, "<= 1.2x",
+                                          at_most(1.2), f"{t_report * 1000:.0f} ms vs {t_hand * 1000:.0f} ms "
+                                                        f"at {have:,} cases"))
+                rows.append(Row("KPI report time", db, t_report / t_hand, "linear", True,
+                                f"{t_report * 1000:.0f} ms (SQL {t_hand * 1000:.0f} ms)", scale=have))
+                print(f"  {db} {have:>9,} cases: hand-written SQL {t_hand * 1000:.0f} ms, report "
+                      f"{t_report * 1000:.0f} ms ({t_report / t_hand:.2f}x)", flush=True)
+        if hasattr(database, "close_all"):
+            database.close_all()
+    return rows
+
+
 def _fresh_pg(url):
     from urllib.parse import urlparse
 
@@ -226,7 +278,7 @@ def main():
         tmp = Path(tmp)
         if "sqlite" in wanted:
             print("SQLite:", flush=True)
-            run(f"sqlite:///{tmp / 'kpi.db'}", "sqlite", sizes, args.repeat, tmp)
+            run_sizes(f"sqlite:///{tmp / 'kpi.db'}", "sqlite", sizes, args.repeat, tmp)
         if "postgres" in wanted:
             pg = os.environ.get("BANGBAN_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/bangban_bench_kpi")
             try:
@@ -235,7 +287,7 @@ def main():
                 print(f"PostgreSQL: not measured ({exc})")
                 return
             print("PostgreSQL:", flush=True)
-            run(pg, "postgres", sizes, args.repeat, tmp)
+            run_sizes(pg, "postgres", sizes, args.repeat, tmp)
 
 
 if __name__ == "__main__":

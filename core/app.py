@@ -202,6 +202,13 @@ def _permission_globals(app):
         return localized(record.content["name"]) if record else code
 
     app.jinja_env.globals["can"] = lambda action, resource=None: can(current_user, action, resource)
+
+    def may_use_workbench():
+        from .workbench import may_use
+
+        return may_use(current_user)
+
+    app.jinja_env.globals["may_use_workbench"] = may_use_workbench
     app.jinja_env.globals["role_name"] = role_name
 
 

@@ -214,14 +214,23 @@ def _reset_flask_session():
 
 
 def _safe_target(target: str | None) -> str:
-    """A local path to go to after sign-in, else the home page (no open
-    redirect: browsers drop tabs and newlines and read ``\\`` as ``/``)."""
+    """A local path to go to after sign-in, else "" (the person's landing
+    page; no open redirect: browsers drop tabs and newlines and read ``\\``
+    as ``/``)."""
     target = target or ""
     parts = urlsplit(target)
     if (not target.startswith("/") or target.startswith("//") or "\\" in target or parts.scheme or parts.netloc
             or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target)):
-        return url_for("web.home")
+        return ""
     return target
+
+
+def landing(user) -> str:
+    """Where a person lands after signing in: their workbench when they have
+    work on one (core.workbench), else the home page."""
+    from .workbench import may_use
+
+    return url_for("work.work_list") if may_use(user) else url_for("web.home")
 
 
 def _complete_sign_in(staff: Staff, password_problem: bool, target: str, **payload):
@@ -240,7 +249,7 @@ def _complete_sign_in(staff: Staff, password_problem: bool, target: str, **paylo
         session[MUST_CHANGE_KEY] = "policy"
     if password_problem or passwords.is_expired(staff, passwords.current_profile(), sessions.now()):
         return redirect(url_for("auth.account"))
-    return redirect(target)
+    return redirect(target or landing(current_user))
 
 
 # -- views -------------------------------------------------------------------
@@ -316,7 +325,7 @@ def second_factor():
                     flash(AGAIN, "error")
                     return redirect(url_for("auth.sign_in"))
                 return _complete_sign_in(staff, pending.get("weak", False),
-                                         pending.get("next") or url_for("web.home"),
+                                         pending.get("next") or "",
                                          mfa="totp", totp_enrolled=enrolling)
         _refuse(staff.username, staff, "auth.sign_in_failed", WRONG_CODE, reason="totp", enrolling=enrolling)
         if locked_until(staff.username):

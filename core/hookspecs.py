@@ -295,7 +295,11 @@ def register_languages(register):
     name=…, direction="ltr"|"vertical-lr", script=…, font_css=url_or_None,
     month_names=[12], weekday_names=[7], date_format=…, font_preload=[urls],
     normalize_input=fn_or_None)``; a locale's own name is shown in its own
-    language. ``font_preload`` lists web fonts loaded before text renders;
+    language. ``font_css`` is linked on the language's own pages (its font
+    and layout); ``script_css=url_or_None`` on every page, to draw the
+    script wherever it appears (the language switcher, a name in the back
+    office): a web font limited by ``unicode-range`` to the script.
+    ``font_preload`` lists web fonts loaded before text renders;
     ``normalize_input(text) -> text`` rewrites every submitted form value
     (e.g. an input method's private-use code points to Unicode), whatever
     the page's language. All results are used; a locale registered twice is

@@ -164,10 +164,16 @@ def format_date(value, fmt="long", locale=None) -> str:
     """The one way a date or time is written for a person, in every
     language: ``long`` (the language's own month and weekday names and
     pattern, which a plugin ships where CLDR has none — Mongolian in China),
-    ``short`` (2026-09-30), ``datetime`` (2026-09-30 14:05) or ``time``.
+    ``short`` (2026-09-30), ``datetime`` (2026-09-30 14:05) or ``time``;
+    ``weekday``: the short form with the weekday's name, for the dates
+    people plan by (deadlines, appointments: 2026-09-30 星期三).
     Numeric forms are the same in every language (GB/T 7408)."""
     if value is None or value == "":
         return ""
+    if fmt == "weekday":
+        entry = languages().get(str(locale)) if locale else current_language()
+        names = entry.get("weekday_names") or CORE_LANGUAGES["en"]["weekday_names"]
+        return f"{format_date(value, 'short')} {names[value.weekday()]}"
     if fmt == "long":
         return long_date(value.date() if hasattr(value, "hour") else value, locale)
     if fmt == "short":
@@ -176,7 +182,7 @@ def format_date(value, fmt="long", locale=None) -> str:
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
     if fmt == "time":
         return f"{value.hour:02d}:{value.minute:02d}"
-    raise ValueError(f"unknown date format {fmt!r}: long, short, datetime or time")
+    raise ValueError(f"unknown date format {fmt!r}: long, short, weekday, datetime or time")
 
 
 def normalize_input(text: str) -> str:
@@ -418,6 +424,9 @@ def init_app(app, plugin_dirs=()):
         text_direction=text_direction,
         lang_attr=lang_attr,
         current_locale=lambda: str(get_locale()),
+        # every language's script stylesheet (a font limited by unicode-range): the
+        # language switcher names each language in its own script
+        script_css=lambda: [e["script_css"] for e in languages().values() if e.get("script_css")],
     )
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["long_date"] = long_date

@@ -134,7 +134,8 @@ def _site_kind(plugin, args, kw):
 def _language(plugin, args, kw):
     locale = args[0]
     entry = {"locale": locale, "name": kw.get("name", locale), "direction": kw.get("direction", "ltr"),
-             "script": kw.get("script"), "font_css": kw.get("font_css"), "month_names": kw.get("month_names"),
+             "script": kw.get("script"), "font_css": kw.get("font_css"),
+             "script_css": kw.get("script_css"), "month_names": kw.get("month_names"),
              "weekday_names": kw.get("weekday_names"), "date_format": kw.get("date_format"),
              "font_preload": list(kw.get("font_preload") or ()), "normalize_input": kw.get("normalize_input")}
     if entry["normalize_input"] is not None and not callable(entry["normalize_input"]):

@@ -27,6 +27,9 @@ pg_cluster() {  # the version of the local cluster "main", if there is one
 missing=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3 python3-venv)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# a Chinese font for the browser: the screenshot test (tests/test_screens.py) fails on
+# a glyph drawn as a missing-glyph box, as a user's machine (with its Chinese fonts) never shows
+[ -n "$(fc-list :lang=zh family 2>/dev/null)" ] || missing+=(fonts-wqy-microhei)
 installed_pg=no
 if ! pg_answers && [ -z "$(pg_cluster)" ]; then
   missing+=(postgresql)

@@ -375,7 +375,7 @@ def test_second_factor_step_expires(demo_app, clock):
 def test_non_administrators_need_no_code(demo_app):
     client = english_client(demo_app)
     response = post_sign_in(client, AGENT)
-    assert response.status_code == 302 and response.location == "/"
+    assert response.status_code == 302 and response.location == "/work"  # staff land on their workbench
     assert signed_in(client)
     assert auth_actions(demo_app) == ["auth.sign_in"]
 
@@ -391,7 +391,7 @@ def test_next_is_kept_through_the_second_factor_and_must_be_local(demo_app):
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "/%09/evil.example"):
         response = other.post(f"/sign-in?next={target}", data={"username": AGENT, "password": PASSWORD,
                                                                "csrf_token": csrf_token(other)})
-        assert response.location == "/"
+        assert response.location == "/work"  # not the foreign target: the agent's workbench
 
 
 # -- password policy and expiry ----------------------------------------------------
@@ -500,7 +500,7 @@ def test_no_forced_rotation_under_asvs(demo_app, clock):
         Staff.update(password_changed_at=clock() - datetime.timedelta(days=400)).where(
             Staff.username == AGENT).execute()
     client = english_client(demo_app)
-    assert sign_in(client, AGENT).location == "/"
+    assert sign_in(client, AGENT).location == "/work"
     assert client.get("/").status_code == 200
 
 

@@ -29,7 +29,7 @@ def test_sign_in_through_the_form(live_server, page):
     secret = page.locator("#totp-secret").get_attribute("data-secret")
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("#totp-form button[type=submit]")
-    page.wait_for_url(live_server + "/")
+    page.wait_for_url(live_server + "/work")  # staff land on their workbench
     assert "韩志刚" in page.locator(".who").inner_text()
     page.click("text=后台管理")
     assert "/admin/" in page.url and page.locator("h1").first.inner_text() == "帮办后台管理"

@@ -11,7 +11,7 @@ def sign_in(page, base, username):
     page.fill("#username", username)
     page.fill("#password", "Bangban@2026")
     page.click("form.form button[type=submit]")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(base + "/work")  # staff land on their workbench
 
 
 def test_an_agent_answers_with_a_photo_and_writes_the_work_log(live_server, page, tmp_path):

@@ -22,7 +22,7 @@ def sign_in(page, base, username):
         assert secret, "the demo admin enrols a second factor on first sign-in"
         page.fill("#code", pyotp.TOTP(secret).now())
         page.click("#totp-form button[type=submit]")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(base + "/work")  # staff land on their workbench
 
 
 def test_admin_adds_an_item_and_an_agent_files_a_case_with_it(live_server, page):

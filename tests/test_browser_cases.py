@@ -13,7 +13,7 @@ def sign_in(page, base, username):
     page.fill("#username", username)
     page.fill("#password", "Bangban@2026")
     page.click("form.form button[type=submit]")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(base + "/work")  # staff land on their workbench
 
 
 def sign_out(page):

@@ -38,7 +38,7 @@ def test_a_citizen_books_and_asks_for_a_home_visit_on_a_phone(live_server, page,
     page.click('#book-form button[type=submit]')
     page.wait_for_url(re.compile(r".*/appointments/[A-Za-z0-9_-]+$"))
     assert page.locator("#appointment-state").get_attribute("data-state") == "booked"
-    assert page.locator("#appointment-day").inner_text() == "2026-12-08"
+    assert page.locator("#appointment-day").inner_text() == "2026-12-08 星期二"  # the weekday: people plan by it
     assert page.locator("#appointment-time").inner_text() == "12:00"
     assert _fits(page)
     with demo_app.app_context():

@@ -21,7 +21,7 @@ def test_dashboard_charts_and_drill_down(demo_app, live_server, page):
     page.fill("#username", "county.supervisor")
     page.fill("#password", "Bangban@2026")
     page.click("form.form button[type=submit]")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(base + "/work")  # staff land on their workbench
     page.click('a[href="/reports/kpi"]')  # the menu's dashboard link
     page.wait_for_selector("#kpi-charts .chart svg")
     charts = page.locator("#kpi-charts .chart")

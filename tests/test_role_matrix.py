@@ -89,7 +89,9 @@ ROUTES = {
     # the public hall (no account) and the staff work list
     "hall.directory": "open", "hall.site_page": "open", "hall.book": "open", "hall.appointment": "open",
     "hall.home_visit": "open", "hall.staff_photo": "open",
-    "work.work_list": ("appointment.manage", "home_visit.handle"),
+    # the workbench: any block opens it (cases, appointments, home visits, bad ratings, online requests)
+    "work.work_list": ("case.read", "appointment.manage", "home_visit.handle", "rating.read",
+                       "online_request.handle"),
     "work.appointment_action": ("appointment.manage",), "work.home_visit_action": ("home_visit.handle",),
     "api.me": "open", "api.openapi": "open", "api.docs": "open",
     "api.file_case": ("case.create",), "api.case_steps": CASE,

@@ -32,12 +32,10 @@ def menu_links(request):
     from flask import has_request_context, url_for
     from flask_babel import lazy_gettext as _l
 
-    from ..permissions import menu_links_for
-
     if not has_request_context():
         return None
-    return [{"href": url_for("hall.directory"), "label": str(_l("Service sites"))},
-            *(menu_links_for([(("appointment.manage", "home_visit.handle"), "work.work_list", _l("Work list"))]) or [])]
+    # the workbench (/work) is the menu's first link, in base.html
+    return [{"href": url_for("hall.directory"), "label": str(_l("Service sites"))}]
 
 
 @hookimpl

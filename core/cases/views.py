@@ -1,7 +1,6 @@
 """Staff pages for cases: pick an item, fill the commission, move the case."""
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, flash, make_response, jsonify, redirect, render_template, request, url_for
@@ -202,13 +201,10 @@ def list_cases():
     today = service.today()
     if state:
         query = query.where(Case.state == state)
-    if due == "overdue":
-        query = query.where(Case.due_day < today, Case.finished_on.is_null())
-    elif due == "soon":
-        query = query.where(Case.due_day.between(today, today + datetime.timedelta(days=3)),
-                            Case.finished_on.is_null())
-    elif due == "escalated":
-        query = query.where(Case.id.in_(Escalation.select(Escalation.case).where(Escalation.open_case.is_null(False))))
+    if due in ("overdue", "soon", "escalated", "mine"):  # the workbench's blocks (core.workbench)
+        from ..workbench import case_filter
+
+        query = query.where(case_filter(due, today, current_user))
     drilled = None
     if request.args.get("metric"):  # the cases behind a dashboard number (core.kpi)
         from .. import kpi

@@ -1,7 +1,8 @@
 """The public hall (no account): the site directory, a site's page with its
 hours, items and staff board, booking, cancelling, and home-visit requests;
-and the staff work list (``/work``) of today's and tomorrow's appointments
-and the open home visits in the person's scope.
+and the staff workbench (``/work``, core.workbench): cases waiting on the
+person, due soon, overdue and escalated, today's and tomorrow's appointments,
+the open home visits, bad ratings and online requests, all in their scope.
 
 The public blueprint is rate limited per address (``HALL_RATE_LIMIT`` for
 every request, ``HALL_POST_RATE_LIMIT`` for the forms); every form carries
@@ -246,31 +247,23 @@ def _reveal(record, kind):
 
 
 def _work_page(revealed=None):
+    """The workbench (core.workbench): every block the person may see."""
     from flask import make_response
 
-    may_appointments = can(current_user, "appointment.manage")
-    may_visits = can(current_user, "home_visit.handle")
-    if not (may_appointments or may_visits):
-        require("appointment.manage")
+    from .. import workbench
+    from ..workbench import may_use
+
+    if not may_use(current_user):
+        require("case.read")  # refused: nothing on a workbench for this person
     today = service.now().date()
-    appointments = []
-    if may_appointments:
-        appointments = list(scope.scoped(current_user, Appointment.select(), Appointment)
-                            .where(Appointment.day.between(today, today + datetime.timedelta(days=1)))
-                            .order_by(Appointment.day, Appointment.start, Appointment.site_code, Appointment.id))
-    visits = []
-    if may_visits:
-        visits = list(scope.scoped(current_user, HomeVisit.select(), HomeVisit)
-                      .where(HomeVisit.state.in_(["requested", "scheduled"]))
-                      .order_by(HomeVisit.special_group.is_null(), HomeVisit.visit_day.is_null(), HomeVisit.visit_day,
-                                HomeVisit.id))
+    blocks = workbench.blocks(current_user, today)
     sites = {s.code: s for s in Site.select().where(Site.county_code == current_user.county_code)}
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == current_user.county_code)}
     groups = {g["code"]: g for g in special_groups(current_user.county_code)}
+    items = {r.key: r.content for r in catalog.all_current("items", county=current_user.county_code)}
     return make_response(render_template(
-        "hall/work.html", appointments=appointments, visits=visits, sites=sites, staff=staff, today=today,
-        groups=groups, may_appointments=may_appointments, may_visits=may_visits, revealed=revealed or {},
-        may_reveal=can(current_user, "personal_data.reveal")))
+        "hall/work.html", blocks=blocks, sites=sites, staff=staff, today=today, items=items,
+        groups=groups, revealed=revealed or {}, may_reveal=can(current_user, "personal_data.reveal")))
 
 
 @work_bp.route("/work/appointments/<int:appointment_id>", methods=["POST"])

@@ -40,6 +40,7 @@ WEEKDAYS = [f"ᠭᠠᠷᠠᠭ\u202fᠤᠨ {n}" for n in (
 def register_languages(register):
     register(LOCALE, name="ᠮᠣᠩᠭᠣᠯ", direction="vertical-lr", script="Mong",
              font_css="/-/static-plugins/mongolian/mongolian.css",
+             script_css="/-/static-plugins/mongolian/mongolian-script.css",
              font_preload=[FONT_URL], normalize_input=to_unicode,
              month_names=MONTHS, weekday_names=WEEKDAYS,
              date_format="yyyy ᠣᠨ\u202fᠤ MMMM d ᠡᠳᠦᠷ")

@@ -11,7 +11,9 @@
       div.setAttribute("data-metric", c.code);
       box.appendChild(div);
       var chart = window.echarts.init(div, null, {renderer: "svg"});
+      window.addEventListener("resize", function () { chart.resize(); });  // a phone turned, a window resized
       chart.setOption({
+        textStyle: {fontFamily: window.getComputedStyle(document.body).fontFamily},  // the page's fonts (Mongolian too)
         title: {text: c.label + (c.unit === "rate" ? " (%)" : ""), textStyle: {fontSize: 13}},
         tooltip: {trigger: "axis"},
         grid: {left: 40, right: 10, bottom: 60, top: 40},
