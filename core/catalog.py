@@ -172,6 +172,30 @@ def current(kind, key, county=None):
     return _pick(_entry(kind, key, county), county)
 
 
+def current_many(kind, keys, county):
+    """``{key: current record or None}`` of several entries of one county
+    (its own, else the national one): the ones not read yet since the last
+    sync are read in one statement, so a list showing many items costs one
+    query, not one per item."""
+    keys = list(dict.fromkeys(keys))
+    store = _store()
+    every = store.get("by_key", {}).get(kind)
+    entries = store.setdefault("entry", {})
+    if every is None:
+        missing = [k for k in keys if (kind, k, county) not in entries]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            found = {}
+            for record in (MetadataRecord.select().where(
+                    (MetadataRecord.kind == kind) & MetadataRecord.key.in_(chunk) & MetadataRecord.current
+                    & MetadataRecord.county_code.in_([county, ""])).order_by(MetadataRecord.county_code)):
+                found.setdefault(record.key, []).append(record)
+            for key in chunk:
+                entries[(kind, key, county)] = tuple(found.get(key, ()))
+    return {key: _pick(every.get(key) if every is not None else entries[(kind, key, county)], county)
+            for key in keys}
+
+
 def all_current(kind, county=None):
     """Every current record of a kind, ordered by key (read-only); with
     ``county``, that county's and the national ones (its own shadowing)."""

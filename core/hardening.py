@@ -83,7 +83,18 @@ QUERY_INTEGERS = {"page": (0, 10**6), "id": (1, BIGINT_MAX)}
 FORM_INTEGERS = {"rowid": (1, BIGINT_MAX)}
 
 
+def _nameless_part(req) -> bool:
+    """A multipart part whose name cannot be read (werkzeug gives it the key
+    None): no page expects one, and code reading keys as text would fail."""
+    if req.method in ("GET", "HEAD", "OPTIONS") or req.mimetype not in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        return False
+    return any(key is None for key in (*req.form.keys(), *req.files.keys()))
+
+
 def _check_request():
+    if _nameless_part(request):
+        raise BadInput(_("A part of the form has no readable name."))
     if _has_nul(request):
         raise BadInput(_("The request contains a NUL character, which is not allowed."))
     for name, (low, high) in QUERY_INTEGERS.items():

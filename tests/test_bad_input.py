@@ -236,3 +236,17 @@ def test_back_office_page_ids_and_selected_rows_beyond_the_database_answer_400(d
     assert written(demo_app) == before
     with demo_app.app_context():
         assert Staff.select().where(Staff.active).count() == active
+
+
+def test_a_form_part_without_a_readable_name_is_refused_not_a_server_error(demo_app):
+    """A multipart part whose name holds a line break (schemathesis sent one)
+    reaches werkzeug as the key None; it used to end in a TypeError (500)."""
+    client = agent(demo_app)
+    before = written(demo_app)
+    body = ('--bb\r\nContent-Disposition: form-data; name="applicant\nname"\r\n\r\ntrue\r\n'
+            '--bb\r\nContent-Disposition: form-data; name="normalise"\r\n\r\nx\r\n--bb--\r\n').encode()
+    response = client.post(f"/api/items/{DATE_ITEM}/cases?lang=en", data=body,
+                           headers={"Content-Type": "multipart/form-data; boundary=bb"})
+    assert response.status_code == 400
+    assert "A part of the form has no readable name." in response.get_data(as_text=True)
+    assert written(demo_app) == before

@@ -110,6 +110,13 @@ class Cells:
         names, today, yes, order = self.names, self.today.isoformat(), self.yes, self.order
         items, states = self._items, self._states
         cipher, reveal = personal.cipher(), personal.masked_text  # one key lookup per chunk
+        missing = {}
+        for row in batch:  # the chunk's new item names in one statement per county
+            if (row[10], row[11]) not in items:
+                missing.setdefault(row[11], set()).add(row[10])
+        for county, codes in missing.items():
+            for code, record in catalog.current_many("items", sorted(codes), county).items():
+                items[(code, county)] = localized(record.content["name"]) if record else code
         out = []
         for (_id, number, created, applicant, id_masked, phone_masked, id_number, phone, village, township,
              item_code, county, version, workflow, state, due, finished, owner, rating, comment) in batch:

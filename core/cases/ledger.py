@@ -96,6 +96,18 @@ def _item_name(case):
     return localized(item.content["name"]) if item else case.item_code
 
 
+def item_names(cases, names):
+    """Read the item names of a page of ``cases`` in one statement per
+    county and keep them in the list's memo ``names`` (see :func:`row`)."""
+    by_county = {}
+    for case in cases:
+        by_county.setdefault(case.county_code, set()).add(case.item_code)
+    for county, codes in by_county.items():
+        for code, item in catalog.current_many("items", sorted(codes), county).items():
+            names[("item", county, code)] = localized(item.content["name"]) if item else code
+    return cases
+
+
 def _names(case=None):
     """Region and staff names of the user's area, by code and ("staff", id);
     for one ``case``, just the ones its row shows."""
@@ -116,7 +128,8 @@ def api_cases():
     names = _names()
     offset = int_arg("offset", 0, low=0)
     limit = int_arg("limit", 1000, low=1, high=1000)
-    response = jsonify([row(c, names) for c in _listed(_query().offset(offset).limit(limit))])
+    cases = item_names(list(_listed(_query().offset(offset).limit(limit))), names)
+    response = jsonify([row(c, names) for c in cases])
     response.headers["X-Total-Count"] = str(scope.count_cases(current_user, *_conditions()))
     return response
 
