@@ -17,6 +17,22 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from core import create_app, db as dbmod
+from flask.testing import FlaskClient
+
+# A real WSGI server closes every response it sends. The test client leaves
+# an unread streamed response (the ledger exports) open, and its
+# stream_with_context keeps that request's context pushed: the next request
+# of the same thread then ran as the previous request's user. So the test
+# client reads and closes every response, unless a test asks for the stream
+# itself with buffered=False (tests/test_ledger_export.py).
+_open = FlaskClient.open
+
+
+def _buffered_open(self, *args, buffered=True, **kwargs):
+    return _open(self, *args, buffered=buffered, **kwargs)
+
+
+FlaskClient.open = _buffered_open
 from core.paths import METADATA
 from werkzeug.serving import make_server
 

@@ -91,8 +91,14 @@ def make_venv(tmp_path_factory, *sources):
     outer = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
     subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=False)
     Path(purelib, "zz_outer_env.pth").write_text("\n".join(dict.fromkeys(outer)) + "\n")
+    import fcntl
+
     for source in sources:
         build = tmp_path_factory.mktemp("build")
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
-                        str(source)], check=True, cwd=build, env={**os.environ, "PIP_NO_INPUT": "1"})
+        # setuptools builds in the source's own build/ folder: two test workers
+        # building the project at once collide there, so they take turns
+        with open(Path(source) / ".make_venv.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
+                            str(source)], check=True, cwd=build, env={**os.environ, "PIP_NO_INPUT": "1"})
     return where

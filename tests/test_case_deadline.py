@@ -48,7 +48,7 @@ def test_joint_parts_and_receipt_agree_with_the_case_after_a_pause(demo_app, mon
     promised = re.search(r'id="promised-date">([^<]*)<', html).group(1)
     assert promised.startswith(due.isoformat()) and "(下班前)" in promised and "end of day" not in promised
     detail = client.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert detail.count(f"<td>{due.isoformat()}</td>") == len(joint)  # each joint part's due
+    assert detail.count(f"<td>{due.isoformat()} ") == len(joint)  # each joint part's due, with its weekday
 
 
 def test_the_ledger_shows_the_item_version_of_each_case(demo_app):

@@ -278,12 +278,13 @@ def test_rating_and_deadline_hooks(hooked):
 
 def test_prepare_form_spec_per_county(hooked):
     app, _recorder, _other = hooked
-    from core.cases.views import _compiled
+    from core.cases.views import guide_field_set
+    from core.forms import prepare_form_spec
 
     with app.app_context():
         record = _item("promised")
-        here, _schema = _compiled(record.id, None, "150626", "zh", ())
-        elsewhere, _schema = _compiled(record.id, None, "370304", "zh", ())
+        here = prepare_form_spec(record.content, guide_field_set(), "150626", locale="zh")
+        elsewhere = prepare_form_spec(record.content, guide_field_set(), "370304", locale="zh")
         names = lambda spec: [f["name"] for s in spec["sections"] for f in s["fields"]]  # noqa: E731
         assert "plugin_pasture" in names(here) and "plugin_pasture" not in names(elsewhere)
         code = record.key

@@ -30,6 +30,7 @@
 
   function cards() {
     each(document.querySelectorAll("main table:not(.no-cards), .admin-body table.list"), function (table) {
+      if (table.closest(".a4")) return;  // a printed sheet keeps its table (print.css)
       var head = headerRow(table);
       if (!head) return;
       var names = Array.prototype.map.call(head.cells, function (c) { return c.textContent.trim(); });
