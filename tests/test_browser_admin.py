@@ -16,6 +16,9 @@ def sign_in(page, base, username):
     page.fill("#username", username)
     page.fill("#password", "Bangban@2026")
     page.click("form.form button[type=submit]")
+    # the click returns before the next page is there: wait for it (the second
+    # factor or the workbench), or a loaded machine reads the sign-in page
+    page.wait_for_url(re.compile(re.escape(base) + r"/(sign-in/verify|work)$"))
     if page.locator("#totp-form").count():
         secret = page.locator("#totp-secret").get_attribute("data-secret") if page.locator("#totp-secret").count() \
             else None
