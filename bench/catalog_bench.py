@@ -45,7 +45,10 @@ BIG = 5000
 PAGES = [
     ("picker", "/cases/new"),
     ("picker, pinyin initials", "/cases/new?q=ydjyba"),
+    ("picker, first key typed", "/cases/new?q=y"),
     ("items API", "/api/items"),
+    ("items API, two keys typed", "/api/items?q=yd"),
+    ("items API, two Chinese characters", "/api/items?q=证明"),
     ("items API, pinyin initials", "/api/items?q=ydjyba"),
     ("guides", "/guides"),
     ("guides, pinyin initials", "/guides?q=ydjyba"),

@@ -11,7 +11,10 @@ then reads only the records of the one page shown.
 
 Ranking: exact code, then a name prefix (any language), then a pinyin
 initials or full-pinyin prefix, then any other match (name, code, keyword,
-department name, pinyin anywhere); within a rank the user's frequent items
+department name, pinyin anywhere). A query shorter than three characters
+(the first keys typed into the picker) matches where a line starts (pinyin
+initials, a name, a code) or Chinese text anywhere, from the postings
+(:func:`grams`). Within a rank the user's frequent items
 first, then high-frequency items, then by code.
 """
 from __future__ import annotations
@@ -132,14 +135,39 @@ def analyze():
 GRAM = 3
 
 
+#: a run of Chinese characters (CJK unified ideographs, extension A)
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
 def grams(keys: str) -> set:
-    """The three-character pieces of each line of ``keys`` (markers left
-    out)."""
+    """The postings of ``keys``: the three-character pieces of each line
+    (markers left out); for queries shorter than that, each line's first
+    one and two characters behind its marker (a short query is a prefix:
+    ``k``, ``kn`` of pinyin initials, a name's first letters), and every one-
+    and two-character piece of Chinese text (a two-character Chinese word
+    is a whole query: 救助, 证明)."""
     out = set()
     for line in keys.split("\n"):
-        text = line[1:]
+        marker, text = line[:1], line[1:]
         out.update(text[i:i + GRAM] for i in range(len(text) - GRAM + 1))
+        out.update(marker + text[:n] for n in range(1, GRAM) if len(text) >= n)
+        for run in _HAN.findall(text):
+            out.update(run[i:i + n] for n in range(1, GRAM) for i in range(len(run) - n + 1))
     return out
+
+
+def _short_match(compact: str, county):
+    """Items for a query shorter than a piece: its postings (a prefix of a
+    line, or Chinese text anywhere), read from the index like a long
+    query's, never a scan of every item's keys."""
+    G = ItemGram
+    wanted = [NAME + compact, PINYIN + compact, OTHER + compact]
+    if _HAN.fullmatch(compact):
+        wanted.append(compact)
+    found = G.select(G.item).where(G.gram.in_(wanted))
+    if county is not None:
+        found = found.where(G.county_code.in_([county, ""]))
+    return ItemSearch.id.in_(found)
 
 
 def rebuild():
@@ -188,10 +216,20 @@ def frequent_codes(user, limit: int = 5, days: int = 180) -> list[str]:
 
 
 def department_codes(query: str, departments: dict) -> list[str]:
-    """Codes of the departments whose name (any language) contains ``query``."""
+    """Codes of the departments whose name (any language) contains ``query``
+    (a query shorter than a piece: starts with it, unless it is Chinese, as
+    for the items' own keys)."""
     q = normalise(query)
+    if not q:
+        return []
+    starts = len(q.replace(" ", "")) < GRAM and not _HAN.fullmatch(q.replace(" ", ""))
+
+    def found(text):
+        text = normalise(text)
+        return text.startswith(q) if starts else q in text
+
     return [code for code, data in departments.items()
-            if q and any(q in normalise(t) for t in _texts((data or {}).get("name")).values())]
+            if any(found(t) for t in _texts((data or {}).get("name")).values())]
 
 
 def _contains(column, text):
@@ -244,9 +282,11 @@ def search(query="", *, county=None, level=None, departments=None, frequent=(), 
     if q:
         match = _contains(S.keys, q)
         depts = department_codes(q, departments or {})
-        if compact != q:
+        if len(compact) < GRAM:
+            match = _short_match(compact, county)
+        elif compact != q:
             match |= _contains(S.keys, compact)
-        elif len(q) >= GRAM and not depts:
+        elif not depts:
             # the items holding every piece of the query, from the postings;
             # then the exact test on those few only
             pieces = sorted({q[i:i + GRAM] for i in range(len(q) - GRAM + 1)})

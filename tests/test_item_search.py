@@ -123,6 +123,48 @@ def test_search_keys_and_ranking(big_app):
         assert [r.key for r in item_search.search("etksj").records] == [GRASS]
 
 
+def test_short_queries_match_a_start_or_chinese_text_anywhere(big_app):
+    """The first one or two keys typed into the picker: a line's start
+    (pinyin initials, a name, a code) or Chinese characters anywhere; not
+    any item whose keys merely contain the letters somewhere (that was a
+    scan of every item's keys per key typed)."""
+    from core import item_search
+
+    with big_app.app_context():
+        def keys_of(q):
+            page = item_search.search(q, county=COUNTY, limit=100)
+            assert page.total == len(page.records) < 100, q  # all of them on one page
+            return {r.key for r in page.records}
+
+        rows = {r.key: r.keys for r in ItemSearch.select().where(ItemSearch.county_code.in_([COUNTY, ""]))}
+
+        def starting(text):
+            return {k for k, keys in rows.items() if any(line[1:].startswith(text) for line in keys.split("\n"))}
+
+        assert GRASS in keys_of("et") and GRASS in keys_of("e") and GRASS in keys_of("ET")
+        # "ic" occurs inside many names ("certificate", "medical") but starts none of them here
+        inside = {k for k, keys in rows.items() if "ic" in keys}
+        assert len(inside) > 5
+        assert keys_of("ic") == starting("ic")
+        assert keys_of("et") == starting("et") and keys_of("e t") == starting("et")
+        # Chinese: anywhere in a name or keyword
+        assert keys_of("沙棘") == {GRASS} and keys_of("棘") == {GRASS}
+        assert keys_of("证明") == {k for k, keys in rows.items() if "证明" in keys}
+        assert len(keys_of("证明")) > 3
+        assert keys_of("旗级") == {COUNTY_ONLY}
+        # Mongolian: a name's first letter, typed with or without a selector
+        assert MONGOL in keys_of(MN_TYPED[:2])
+        # ranked as a long query is: a name's or the pinyin's start before a code's start
+        found = item_search.search("sy", county=COUNTY, limit=100).records
+        by_name = [any(line[:1] in (item_search.NAME, item_search.PINYIN) and line[1:].startswith("sy")
+                       for line in rows[r.key].split("\n")) for r in found]
+        assert True in by_name and False in by_name and by_name == sorted(by_name, reverse=True)
+    # the picker and the API answer them
+    agent = signed_in(big_app, "galutu.agent")
+    assert agent.get("/api/items?q=棘").get_json()[0]["code"] == GRASS
+    assert f"/cases/new/{GRASS}" in agent.get("/cases/new?q=et").get_data(as_text=True)
+
+
 def test_pages_are_disjoint_and_counted(big_app):
     from core import item_search
 
