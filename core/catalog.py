@@ -215,6 +215,32 @@ def all_current(kind, county=None):
     return cached("county", (kind, county), build)
 
 
+def prefetch(kinds, county):
+    """Read the current records of several small kinds for a county (its
+    own and the national ones) in one statement, as :func:`all_current` and
+    :func:`current` with ``county=`` would read them one by one; kinds
+    already read since the last sync are skipped. A page that needs a few
+    such kinds after a sync asks once, not once per kind."""
+    store = _store()
+    county_space = store.setdefault("county", {})
+    every = store.get("by_key", {})
+    wanted = [k for k in dict.fromkeys(kinds) if (k, county) not in county_space and k not in every]
+    if not wanted:
+        return
+    found = {kind: {} for kind in wanted}
+    for record in _select(f"prefetch {len(wanted)}", lambda c, *ks: MetadataRecord.select().where(
+            MetadataRecord.county_code.in_([c, ""]) & MetadataRecord.kind.in_(list(ks))
+            & MetadataRecord.current).order_by(MetadataRecord.kind, MetadataRecord.key,
+                                               MetadataRecord.county_code), county, *wanted):
+        found[record.kind].setdefault(record.key, []).append(record)
+    entries = store.setdefault("entry", {})
+    for kind, by_key in found.items():
+        county_space[(kind, county)] = tuple(r for r in (_pick(by_key[key], county) for key in by_key)
+                                             if r is not None)
+        for key, records in by_key.items():
+            entries.setdefault((kind, key, county), tuple(records))
+
+
 def guide_fields_for(county_code):
     """The guide fields of a county: the ones its rule set names, else the
     national default (the first national entry)."""
