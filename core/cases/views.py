@@ -191,15 +191,16 @@ def api_item_form(code):
 @login_required
 def new_case(code):
     require("case.create")
-    record = current_item(code, current_user)
-    if record is None or not is_offered(record.content, current_user):
+    user = current_user._get_current_object()  # the signed-in staff member, not the proxy (read often below)
+    record = current_item(code, user)
+    if record is None or not is_offered(record.content, user):
         abort(404)
     require("case.create", record)
-    spec, schema, divisions, form_key = compiled_form(record, current_user, _lang(),
+    spec, schema, divisions, form_key = compiled_form(record, user, _lang(),
                                                       schema=request.method == "POST")
     values, errors = {}, {}
-    if len(current_user.region or "") >= 12:
-        values["applicant_division"] = current_user.region
+    if len(user.region or "") >= 12:
+        values["applicant_division"] = user.region
     if request.method == "POST":
         values = request.form.to_dict(flat=False)
         values = {k: v if len(v) > 1 else v[0] for k, v in values.items()}
@@ -207,7 +208,7 @@ def new_case(code):
         if not errors:
             try:
                 uploads = Path(current_app.config["BANGBAN"]["DATA_DIR"]) / "uploads"
-                case = service.create_case(record, service.store_uploads(data, uploads), current_user)
+                case = service.create_case(record, service.store_uploads(data, uploads), user)
             except wf.TransitionError as exc:
                 errors = {"_form": [str(exc)]}
             else:
