@@ -192,6 +192,7 @@ def api_item_form(code):
 def new_case(code):
     require("case.create")
     user = current_user._get_current_object()  # the signed-in staff member, not the proxy (read often below)
+    catalog.prefetch(FORM_KINDS, user.county_code, entries=[("items", code)])  # after a sync: one statement
     record = current_item(code, user)
     if record is None or not is_offered(record.content, user):
         abort(404)
