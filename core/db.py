@@ -128,8 +128,10 @@ def insert_row(model, **values):
         def quote(name):
             return f"{opening}{name}{closing}"
 
-        sql = (f"INSERT INTO {quote(meta.table_name)} ({', '.join(quote(f.column_name) for f in fields)}) "
-               f"VALUES ({', '.join([database.param] * len(fields))})")
+        # names from the model's own definition, never from input; the values are parameters
+        columns = ", ".join(quote(f.column_name) for f in fields)
+        marks = ", ".join([database.param] * len(fields))
+        sql = f"INSERT INTO {quote(meta.table_name)} ({columns}) VALUES ({marks})"  # nosec B608
         if meta.auto_increment and database.returning_clause:
             sql += f" RETURNING {quote(pk_field.column_name)}"
         _INSERT_SQL[key] = sql
