@@ -66,17 +66,17 @@ def _metadata_reads(app, client, url):
     return [(sql, params) for sql, params in seen if '"metadata_record"' in sql]
 
 
-def test_a_cold_form_reads_its_metadata_in_two_statements(demo_app):
+def test_a_cold_form_reads_its_metadata_in_one_statement(demo_app):
     """After a sync (the catalog's cache emptied) the form page reads the
-    role, then its item, the county's rule sets, guide fields and special
-    groups together: two statements (it was five), and the same page."""
+    role, its item, the county's rule sets, guide fields and special groups
+    together: one statement (it was five), and the same page."""
     client = demo_app.test_client()
     assert sign_in(client, "taoli.grid").status_code == 302
     state = demo_app.extensions["bangban"]
     warm = client.get(ITEM_PAGE).get_data(as_text=True)
     state.cache.clear()
     reads = _metadata_reads(demo_app, client, ITEM_PAGE)
-    assert len(reads) == 2, [sql[-200:] for sql, _p in reads]
+    assert len(reads) == 1, [sql[-200:] for sql, _p in reads]
     state.cache.clear()
     cold = client.get(ITEM_PAGE).get_data(as_text=True)
     token = re.compile(r'name="csrf_token" value="[^"]+"')
@@ -106,4 +106,4 @@ def test_the_joint_metadata_read_uses_the_index(demo_app):
         else:
             plan = [r[3] for r in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
             assert not any(step.startswith("SCAN") for step in plan), plan
-            assert sum("USING INDEX metadatarecord_county_code_kind_key_version" in s for s in plan) == 4, plan  # three kinds, one item
+            assert sum("USING INDEX metadatarecord_county_code_kind_key_version" in s for s in plan) == 5, plan  # three kinds, the role, the item

@@ -190,9 +190,11 @@ def api_item_form(code):
 @bp.route("/cases/new/<code>", methods=["GET", "POST"])
 @login_required
 def new_case(code):
-    require("case.create")
     user = current_user._get_current_object()  # the signed-in staff member, not the proxy (read often below)
-    catalog.prefetch(FORM_KINDS, user.county_code, entries=[("items", code)])  # after a sync: one statement
+    # what the page reads of the metadata (the role for the permission check, the item, the county's
+    # kinds a form reads): one statement after a sync, not one each
+    catalog.prefetch(FORM_KINDS, user.county_code, entries=[("roles", user.role), ("items", code)])
+    require("case.create")
     record = current_item(code, user)
     if record is None or not is_offered(record.content, user):
         abort(404)
