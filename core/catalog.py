@@ -215,6 +215,55 @@ def all_current(kind, county=None):
     return cached("county", (kind, county), build)
 
 
+def prefetch(kinds, county, entries=()):
+    """Read the current records of several small kinds for a county (its
+    own and the national ones), and of single ``entries`` (``(kind, key)``
+    pairs), in one statement, as :func:`all_current` and :func:`current`
+    with ``county=`` would read them one by one; what was already read
+    since the last sync is skipped. A page that needs a few such kinds and
+    entries after a sync asks once, not once for each."""
+    store = _store()
+    county_space = store.setdefault("county", {})
+    every = store.get("by_key", {})
+    entry_space = store.setdefault("entry", {})
+    wanted = [k for k in dict.fromkeys(kinds) if (k, county) not in county_space and k not in every]
+    single = [(k, key) for k, key in dict.fromkeys(entries)
+              if k not in wanted and k not in every and (k, key, county) not in entry_space]
+    if not wanted and not single:
+        return
+
+    def build(c, *values):
+        # one indexed read (county, kind[, key]) per kind and entry, joined by UNION ALL: a single
+        # WHERE with IN on both columns or ORs makes SQLite scan the whole table
+        kinds, pairs = values[:len(wanted)], values[len(wanted):]
+        arms = [MetadataRecord.select().where(MetadataRecord.county_code.in_([c, ""])
+                                              & (MetadataRecord.kind == k) & MetadataRecord.current) for k in kinds]
+        arms += [MetadataRecord.select().where(MetadataRecord.county_code.in_([c, ""])
+                                               & (MetadataRecord.kind == pairs[i]) & (MetadataRecord.key == pairs[i + 1])
+                                               & MetadataRecord.current) for i in range(0, len(pairs), 2)]
+        query = arms[0]
+        for arm in arms[1:]:
+            query = query + arm  # UNION ALL
+        return query
+
+    found = {kind: {} for kind in wanted}
+    singles = {pair: [] for pair in single}
+    records = _select(f"prefetch {len(wanted)} {len(single)}", build, county, *wanted,
+                      *[v for pair in single for v in pair])
+    for record in sorted(records, key=lambda r: (r.kind, r.key, r.county_code)):
+        if record.kind in found:
+            found[record.kind].setdefault(record.key, []).append(record)
+        if (record.kind, record.key) in singles:
+            singles[(record.kind, record.key)].append(record)
+    for kind, by_key in found.items():
+        county_space[(kind, county)] = tuple(r for r in (_pick(by_key[key], county) for key in by_key)
+                                             if r is not None)
+        for key, records in by_key.items():
+            entry_space.setdefault((kind, key, county), tuple(records))
+    for (kind, key), records in singles.items():
+        entry_space.setdefault((kind, key, county), tuple(records))
+
+
 def guide_fields_for(county_code):
     """The guide fields of a county: the ones its rule set names, else the
     national default (the first national entry)."""

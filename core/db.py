@@ -98,3 +98,46 @@ def rollback(db=None, target: str | None = None) -> list[str]:
     if not applied:
         return []
     return runner.down(target or applied[0])
+
+
+#: (model, database class, column names) -> INSERT statement: written once, not compiled by peewee per row
+_INSERT_SQL = {}
+
+
+def insert_row(model, **values):
+    """``model.create(**values)`` without peewee's per-call query compiling:
+    the instance is made the same way (defaults, foreign keys), its fields
+    converted by their ``db_value``, and inserted by a statement written
+    once per model and column set; the new primary key is set as ``create``
+    sets it. For the hot writes (a case's rows); the model must not
+    override ``save``."""
+    instance = model(**values)
+    meta = model._meta
+    data = instance.__data__
+    pk_field = meta.primary_key
+    if meta.auto_increment and data.get(pk_field.name) is None:
+        data.pop(pk_field.name, None)
+    database = proxy.obj
+    names = tuple(data)
+    key = (model, type(database), names)
+    sql = _INSERT_SQL.get(key)
+    if sql is None:
+        fields = [meta.fields[n] for n in names]
+        opening, closing = database.quote
+
+        def quote(name):
+            return f"{opening}{name}{closing}"
+
+        # names from the model's own definition, never from input; the values are parameters
+        columns = ", ".join(quote(f.column_name) for f in fields)
+        marks = ", ".join([database.param] * len(fields))
+        sql = f"INSERT INTO {quote(meta.table_name)} ({columns}) VALUES ({marks})"  # nosec B608
+        if meta.auto_increment and database.returning_clause:
+            sql += f" RETURNING {quote(pk_field.column_name)}"
+        _INSERT_SQL[key] = sql
+    fields = meta.fields
+    cursor = database.execute_sql(sql, [fields[n].db_value(data[n]) for n in names])
+    if meta.auto_increment and instance._pk is None:
+        instance._pk = cursor.fetchone()[0] if database.returning_clause else cursor.lastrowid
+    instance._dirty.clear()
+    return instance

@@ -73,7 +73,14 @@ def area(user) -> str:
 def _region_condition(user, model):
     """Regions a person works in: the county for county-wide roles, else
     their township or village and what lies below."""
-    return (model.county_code == user.county_code) & model.code.startswith(area(user))
+    county, prefix = region_key(user)
+    return (model.county_code == county) & model.code.startswith(prefix)
+
+
+def region_key(user):
+    """What a signed-in person's region condition depends on (their county
+    and area): callers may keep a statement compiled per key."""
+    return user.county_code, area(user)
 
 
 def sites_for(user, query=None):

@@ -8,7 +8,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from .. import audit, personal, workdays
-from ..db import transaction
+from ..db import insert_row, transaction
 from ..i18n import labels
 from ..models import MetadataRecord, Staff, utcnow
 from . import workflow as wf
@@ -36,8 +36,9 @@ def _committed(case, action, from_state, actor):
 
 def _event(case, user, action, from_state, note="", data=None, role=None):
     """The case's ledger row; personal numbers in its note and data are stored
-    as tokens (:func:`personal.protect_text`)."""
-    return CaseEvent.create(county_code=case.county_code, case=case, actor=getattr(user, "id", None),
+    as tokens (:func:`personal.protect_text`). Inside the transaction of the
+    change it records."""
+    return insert_row(CaseEvent, county_code=case.county_code, case=case, actor=getattr(user, "id", None),
                             role=role or getattr(user, "role", "system"), action=action, from_state=from_state,
                             to_state=case.state, note=personal.protect_text(note or "", "case_event.note"),
                             data=personal.protect_mapping(data, "case_event.data") if data is not None else None)
@@ -158,8 +159,8 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
                   "key": bool(m.get("key")), "received": bool(data.get(f"material_{i}"))}
                  for i, m in enumerate(item.get("materials", []), start=1)]
     with transaction():
-        case = Case.create(
-            county_code=user.county_code, number=next_number(user.county_code, today()),
+        case = insert_row(  # Case.create without compiling the statement per case (core.db.insert_row)
+            Case, county_code=user.county_code, number=next_number(user.county_code, today()),
             item_code=item["code"], item_record=item_record, item_version=item_record.version, kind=item["kind"],
             workflow=flow.code, state=flow.initial, township_code=region[:9],
             village_code=region[:12] if len(region) >= 12 else None,
@@ -174,7 +175,7 @@ def create_case(item_record: MetadataRecord, data: dict, user, *, region=None, s
             green_channel=data.get("green_channel") or None,
             data=personal.protect_mapping({k: v for k, v in data.items() if not k.startswith("material_")},
                                           "cases.data"))
-        Commission.create(county_code=case.county_code, case=case,
+        insert_row(Commission, county_code=case.county_code, case=case,
                           principal=personal.protect_mapping(principal_fields or {"principal_is_applicant": True},
                                                              "commission.principal"),
                           materials=materials, powers=POWERS, created_by=user.id)

@@ -50,11 +50,18 @@ def is_offered(item, user):
     return level == "county" or level in item.get("levels", [])
 
 
+#: the small kinds every commission form reads for its county (core.catalog.prefetch)
+FORM_KINDS = ("rulesets", "guide_fields", "special_groups")
+
+
 def compiled_form(record, user, locale, *, schema=True):
     """Form spec and validation schema of one item version for a county
     (immutable, so cached until the catalog changes): built once, used for
     the page, the JSON and the POST. ``schema=False`` (a GET of the page):
     the schema is not built (None)."""
+    # what a form reads of the county's metadata besides its item (the guide fields its rule set names,
+    # the special groups of the green channel's question): one statement after a sync, not one per kind
+    catalog.prefetch(FORM_KINDS, user.county_code)
     guide = catalog.guide_fields_for(user.county_code)
     divisions = divisions_for(user)
     key = (record.id, guide.id if guide else None, user.county_code, locale, tuple(sorted(divisions)))
@@ -77,16 +84,37 @@ def divisions_for(user):
     return dict(catalog.cached("divisions", key, lambda: _divisions(user)))
 
 
+#: (database class, scope's region key or codes) -> (SQL, params) of the division reads: compiling a
+#: peewee query costs more than running it, and the statement depends only on the key, not on metadata
+_DIVISION_SQL = {}
+
+
+def _region_rows(key, build):
+    """``(code, name)`` of the regions ``build()`` selects, its SQL compiled
+    once per ``key`` (the names as peewee converts them)."""
+    database = Region._meta.database
+    plan_key = (type(getattr(database, "obj", database)), key)
+    plan = _DIVISION_SQL.get(plan_key)
+    if plan is None:
+        if len(_DIVISION_SQL) > 4096:
+            _DIVISION_SQL.clear()
+        plan = _DIVISION_SQL[plan_key] = build().sql()
+    convert = Region.name.python_value
+    return [(code, convert(name)) for code, name in database.execute_sql(*plan).fetchall()]
+
+
 def _divisions(user):
-    query = scope.scoped(user, Region.select(Region.code, Region.name), Region).where(
-        Region.level.in_(["township", "village", "group"]))
-    regions = {r.code: r.name for r in query.order_by(Region.code)}
+    if not scope._signed_in(user):
+        return ()
+    regions = dict(_region_rows(("scoped", scope.region_key(user)), lambda: scope.scoped(
+        user, Region.select(Region.code, Region.name), Region).where(
+        Region.level.in_(["township", "village", "group"])).order_by(Region.code)))
     # the township and village above each one: read only those, not the county's every place
-    above = {code[:n] for code in regions for n in (9, 12) if n < len(code)} - set(regions)
+    above = sorted({code[:n] for code in regions for n in (9, 12) if n < len(code)} - set(regions))
     every = dict(regions)
     if above:
-        every.update((r.code, r.name) for r in Region.select(Region.code, Region.name).where(
-            Region.code.in_(sorted(above))))
+        every.update(_region_rows(("above", tuple(above)), lambda: Region.select(Region.code, Region.name).where(
+            Region.code.in_(above))))
     names = {}
     for code, name in regions.items():
         parts = [every[code[:n]] for n in (9, 12) if n < len(code) and code[:n] in every]
@@ -162,16 +190,20 @@ def api_item_form(code):
 @bp.route("/cases/new/<code>", methods=["GET", "POST"])
 @login_required
 def new_case(code):
+    user = current_user._get_current_object()  # the signed-in staff member, not the proxy (read often below)
+    # what the page reads of the metadata (the role for the permission check, the item, the county's
+    # kinds a form reads): one statement after a sync, not one each
+    catalog.prefetch(FORM_KINDS, user.county_code, entries=[("roles", user.role), ("items", code)])
     require("case.create")
-    record = current_item(code, current_user)
-    if record is None or not is_offered(record.content, current_user):
+    record = current_item(code, user)
+    if record is None or not is_offered(record.content, user):
         abort(404)
     require("case.create", record)
-    spec, schema, divisions, form_key = compiled_form(record, current_user, _lang(),
+    spec, schema, divisions, form_key = compiled_form(record, user, _lang(),
                                                       schema=request.method == "POST")
     values, errors = {}, {}
-    if len(current_user.region or "") >= 12:
-        values["applicant_division"] = current_user.region
+    if len(user.region or "") >= 12:
+        values["applicant_division"] = user.region
     if request.method == "POST":
         values = request.form.to_dict(flat=False)
         values = {k: v if len(v) > 1 else v[0] for k, v in values.items()}
@@ -179,7 +211,7 @@ def new_case(code):
         if not errors:
             try:
                 uploads = Path(current_app.config["BANGBAN"]["DATA_DIR"]) / "uploads"
-                case = service.create_case(record, service.store_uploads(data, uploads), current_user)
+                case = service.create_case(record, service.store_uploads(data, uploads), user)
             except wf.TransitionError as exc:
                 errors = {"_form": [str(exc)]}
             else:
