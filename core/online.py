@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import audit, outbox, personal
 from .db import transaction
-from .models import BaseModel, JSONField, Staff, utcnow
+from .models import BaseModel, JSONField, Staff, TenantMixin, utcnow
 
 CODE_INTERVAL = datetime.timedelta(seconds=60)
 CODES_PER_PHONE = 5  # a day
@@ -38,7 +38,7 @@ REQUESTS_PER_IP = 10  # a day
 STATES = ("new", "called", "filed")
 
 
-class OnlineRequest(BaseModel):
+class OnlineRequest(TenantMixin, BaseModel):
     #: core.scope keeps it to the agents whose area holds the village
     scope_by_region = True
 

@@ -126,3 +126,17 @@ def pg_foreign_key(table: str, column: str, target: str, target_column: str) -> 
     if table in TENANT_TABLES and target in TENANT_TABLES:
         return ("county_code", column), target, ("county_code", target_column)
     return (column,), target, (target_column,)
+
+
+def join_on(foreign_key):
+    """The join condition of a foreign key between two tenant tables, with
+    the county: ``(child.x_id = parent.id) AND (child.county_code =
+    parent.county_code)`` (Citus joins colocated shards on it)."""
+    model, target = foreign_key.model, foreign_key.rel_model
+    return (foreign_key == foreign_key.rel_field) & (model.county_code == target.county_code)
+
+
+def of(foreign_key, parent):
+    """The rows of a tenant table that hang off ``parent`` (a loaded row of
+    another tenant table): ``x_id = parent.id AND county_code = parent's``."""
+    return (foreign_key == parent._pk) & (foreign_key.model.county_code == parent.county_code)

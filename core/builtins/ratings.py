@@ -48,7 +48,8 @@ def rating_recorded(case, rating, comment, channel, actor):
     from ..ratings import service
     from ..ratings.models import Rating
 
-    existing = Rating.get_or_none((Rating.case == case.id) & (Rating.stage == "completion"))
+    existing = Rating.get_or_none((Rating.case == case.id) & (Rating.county_code == case.county_code)
+                                  & (Rating.stage == "completion"))
     if existing is not None and existing.level == rating and existing.comment == comment:
         return
     try:
@@ -69,18 +70,18 @@ def sla_scan(day):
 
 # --- metrics and indicators --------------------------------------------------------------
 
-def _bad(cases):
+def _bad(cases, county):
     from ..cases.models import Case
     from ..ratings import service
 
-    return service.real_name_bad(cases.select(Case.id))
+    return service.real_name_bad(cases.select(Case.id), county)
 
 
-def _share(cases, done):
+def _share(cases, done, scope):
     """(real-name 差评 with ``done`` set, real-name 差评), in one query."""
     from peewee import fn
 
-    total, part = _bad(cases).select(fn.COUNT(1), fn.COUNT(done)).tuples().get()
+    total, part = _bad(cases, (scope or {}).get("county_code")).select(fn.COUNT(1), fn.COUNT(done)).tuples().get()
     return part or 0, total or 0
 
 
@@ -88,14 +89,14 @@ def rectification_rate(cases, period=None, scope=None):
     """Real-name 差评 rectified / real-name 差评 (upheld appeals left out)."""
     from ..ratings.models import Rectification
 
-    return _share(cases, Rectification.rectified_on)
+    return _share(cases, Rectification.rectified_on, scope)
 
 
 def callback_rate(cases, period=None, scope=None):
     """Real-name 差评 called back / real-name 差评 (upheld appeals left out)."""
     from ..ratings.models import Rectification
 
-    return _share(cases, Rectification.callback_on)
+    return _share(cases, Rectification.callback_on, scope)
 
 
 @hookimpl

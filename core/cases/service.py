@@ -7,7 +7,7 @@ import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from .. import audit, personal, workdays
+from .. import audit, personal, sharding, workdays
 from ..db import transaction
 from ..i18n import labels
 from ..models import MetadataRecord, Staff, utcnow
@@ -192,14 +192,15 @@ def take(case: Case, code: str, user, inputs: dict | None = None):
     """Take transition ``code``; ``inputs`` carries what it ``requires``."""
     inputs = {k: v for k, v in (inputs or {}).items() if v not in (None, "", [])}
     flow = wf.load(case.workflow)
-    open_subtask = Subtask.select().where((Subtask.case == case) & (Subtask.helper == user.id)
+    open_subtask = Subtask.select().where(sharding.of(Subtask.case, case) & (Subtask.helper == user.id)
                                           & (Subtask.state == "open")).exists()
     transition = flow.check(case, code, user, open_subtask=open_subtask)
     missing = [name for name in transition.requires if name not in inputs]
     if missing:
         raise wf.TransitionError(_l("Please fill in: %(fields)s", fields=labels("input", missing, sep=", ")))
     with transaction():
-        case = Case.select().where(Case.id == case.id).for_update().get() if _pg() else Case.get_by_id(case.id)
+        case = Case.select().where((Case.id == case.id) & (Case.county_code == case.county_code)).for_update().get() \
+            if _pg() else Case.get((Case.id == case.id) & (Case.county_code == case.county_code))
         if case.state not in transition.sources:  # somebody else moved it meanwhile
             raise wf.TransitionError(_l("The case has changed meanwhile; reload the page."))
         source = case.state
@@ -257,7 +258,7 @@ def _apply_effects(case, transition, inputs, user):
     if transition.code == "hand_back":
         case.assignee = None
     if transition.code == "complete":
-        open_parts = Subtask.select().where((Subtask.case == case) & (Subtask.state == "open")).count()
+        open_parts = Subtask.select().where(sharding.of(Subtask.case, case) & (Subtask.state == "open")).count()
         if open_parts:
             raise wf.TransitionError(_l("%(n)d joint part(s) are still open.", n=open_parts))
     if "delivery" in transition.requires:
@@ -308,7 +309,8 @@ def _dispatch_joint(case, departments, role):
 def complete_subtask(case, user, note=""):
     """A helper finishes their department's part of a joint case."""
     with transaction():
-        part = Subtask.get_or_none((Subtask.case == case) & (Subtask.helper == user.id) & (Subtask.state == "open"))
+        part = Subtask.get_or_none(sharding.of(Subtask.case, case) & (Subtask.helper == user.id)
+                                   & (Subtask.state == "open"))
         if part is None:
             raise wf.TransitionError(_l("You have no open part in this case."))
         part.state, part.note, part.done_at = "done", personal.protect_text(note, "subtask.note"), utcnow()
@@ -343,7 +345,7 @@ def _set_deadline(case):
     deadline = case_deadline(case)
     case.due_day, case.due_part, case.due_confirmed = deadline.day, deadline.part, deadline.confirmed
     if case.id is not None:
-        Subtask.update(due_day=deadline.day).where((Subtask.case == case.id) & (Subtask.state == "open")).execute()
+        Subtask.update(due_day=deadline.day).where(sharding.of(Subtask.case, case) & (Subtask.state == "open")).execute()
 
 
 # --- supervising --------------------------------------------------------------
@@ -382,7 +384,8 @@ def reassign(case, user, field: str, staff: Staff, reason: str):
 
 
 def _close_escalation(case):
-    Escalation.update(open_case=None, closed_at=utcnow()).where(Escalation.open_case == case.id).execute()
+    Escalation.update(open_case=None, closed_at=utcnow()).where(
+        (Escalation.county_code == case.county_code) & (Escalation.open_case == case.id)).execute()
 
 
 def sla_scan(day=None):
@@ -409,7 +412,7 @@ def sla_scan(day=None):
             stopped += 1
             continue
         if case.due_day and case.due_day < day and not Escalation.select().where(
-                Escalation.open_case == case.id).exists():
+                (Escalation.county_code == case.county_code) & (Escalation.open_case == case.id)).exists():
             with transaction():
                 Escalation.create(county_code=case.county_code, case=case, open_case=case.id, reason="overdue")
                 _event(case, None, "escalate", case.state, note="overdue", role="system")

@@ -47,7 +47,7 @@ def _show(case):
     from .. import personal
 
     events = list(CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.to_state, CaseEvent.note, CaseEvent.data)
-                  .where(CaseEvent.case == case).order_by(CaseEvent.id))
+                  .where((CaseEvent.case == case) & (CaseEvent.county_code == case.county_code)).order_by(CaseEvent.id))
     # the reason of the last decline or one-time notice (一次性告知), masked like every free text
     notice = next((e for e in reversed(events) if e.action in ("decline", "one_time_notice")), None)
     reason = missing = None

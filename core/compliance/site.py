@@ -57,8 +57,9 @@ def _measured(site, standard, requirement):
     return entry is not None and entry["check"] is not None
 
 
-def latest(site_code, standard):
-    return (SiteAssessment.select().where((SiteAssessment.site_code == site_code)
+def latest(site, standard):
+    return (SiteAssessment.select().where((SiteAssessment.county_code == site.county_code)
+                                          & (SiteAssessment.site_code == site.code)
                                           & (SiteAssessment.standard == standard))
             .order_by(SiteAssessment.period.desc(), SiteAssessment.id.desc()).first())
 
@@ -118,7 +119,7 @@ def gap_report(site, loaded=None) -> list[dict]:
         if loaded is not None:
             assessment, answers = loaded.get((site.code, standard["code"]), (None, {}))
         else:
-            assessment, answers = latest(site.code, standard["code"]), None
+            assessment, answers = latest(site, standard["code"]), None
         rows = requirement_rows(site, standard, assessment, answers)
         counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES}
         out.append({"standard": standard, "assessment": assessment, "rows": rows, "counts": counts,
@@ -139,7 +140,8 @@ def county_report(county: str, area: str = "") -> tuple[list[dict], list[dict]]:
             .order_by(SiteAssessment.period, SiteAssessment.id):
         loaded[(a.site_code, a.standard)] = (a, {})  # the last one wins: the latest period
     by_id = {a.id: answers for a, answers in loaded.values()}
-    for answer in AssessmentAnswer.select().where(AssessmentAnswer.assessment.in_(list(by_id))):
+    for answer in AssessmentAnswer.select().where((AssessmentAnswer.county_code == county)
+                                                  & AssessmentAnswer.assessment.in_(list(by_id))):
         by_id[answer.assessment_id][answer.requirement] = answer
     for site in Site.select().where((Site.county_code == county) & Site.region.startswith(area)) \
             .order_by(Site.region, Site.code):

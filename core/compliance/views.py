@@ -117,7 +117,8 @@ def compliance_site(code):
 
 
 def _site_page(site):
-    history = list(SiteAssessment.select().where(SiteAssessment.site_code == site.code)
+    history = list(SiteAssessment.select().where((SiteAssessment.county_code == site.county_code)
+                                                 & (SiteAssessment.site_code == site.code))
                    .order_by(SiteAssessment.period.desc(), SiteAssessment.id.desc()))
     return render_template("accounts/compliance_site.html", site=site, parts=site_mod.gap_report(site),
                            history=history, this_year=str(datetime.date.today().year))

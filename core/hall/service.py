@@ -189,7 +189,7 @@ def set_state(appointment: Appointment, action: str, actor=None) -> Appointment:
                      actor=getattr(actor, "username", "citizen"), role=getattr(actor, "role", "citizen"),
                      county_code=appointment.county_code, payload={"site": appointment.site_code,
                                                                   "day": appointment.day.isoformat()})
-    return Appointment.get_by_id(appointment.id)
+    return Appointment.get((Appointment.id == appointment.id) & (Appointment.county_code == appointment.county_code))
 
 
 # --- home visits ------------------------------------------------------------------
@@ -264,4 +264,4 @@ def record_visit(visit: HomeVisit, actor, *, visit_day=None, case=None, note=Non
                      role=actor.role, county_code=visit.county_code,
                      payload={"visit_day": visit_day.isoformat() if visit_day else None,
                               "case": case.number if case is not None else None})
-    return HomeVisit.get_by_id(visit.id)
+    return HomeVisit.get((HomeVisit.id == visit.id) & (HomeVisit.county_code == visit.county_code))
