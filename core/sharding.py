@@ -140,3 +140,14 @@ def of(foreign_key, parent):
     """The rows of a tenant table that hang off ``parent`` (a loaded row of
     another tenant table): ``x_id = parent.id AND county_code = parent's``."""
     return (foreign_key == parent._pk) & (foreign_key.model.county_code == parent.county_code)
+
+
+def counties() -> list[str]:
+    """Every county this deployment serves, read from reference tables (the
+    division tree and the accounts), so that a job over all counties runs one
+    county's statements at a time instead of one unfiltered scan."""
+    from .models import Region, Staff
+
+    found = {c for (c,) in Region.select(Region.county_code).distinct().tuples()}
+    found |= {c for (c,) in Staff.select(Staff.county_code).distinct().tuples()}
+    return sorted(c for c in found if c)

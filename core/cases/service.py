@@ -395,7 +395,8 @@ def sla_scan(day=None):
     day = day or today()
     opened = stopped = 0
     flows = {}
-    running = Case.select().where(Case.accepted_on.is_null(False) & Case.finished_on.is_null()).order_by(Case.id)
+    running = (case for county in sharding.counties() for case in Case.select().where(
+        (Case.county_code == county) & Case.accepted_on.is_null(False) & Case.finished_on.is_null()).order_by(Case.id))
     for case in running:
         flow = flows.setdefault(case.workflow, wf.load(case.workflow))
         if flow.clock_paused(case.state) or flow.is_final(case.state):
@@ -456,7 +457,8 @@ def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
     if not _case_permissions(from_staff) <= _case_permissions(to_staff):
         raise wf.TransitionError(_l("The successor's role cannot hold these cases: choose a successor "
                                     "whose role may do what the departing role did."))
-    held = Case.select().where((Case.owner == from_staff.id) | (Case.assignee == from_staff.id)).order_by(Case.id)
+    held = Case.select().where((Case.county_code == from_staff.county_code)
+                               & ((Case.owner == from_staff.id) | (Case.assignee == from_staff.id))).order_by(Case.id)
     outside = held.where(~scope.condition(User(to_staff), Case)).count() if held.exists() else 0
     if outside:
         raise wf.TransitionError(_l("%(n)d of these cases lie outside the successor's area.", n=outside))
@@ -475,7 +477,8 @@ def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
             _event(case, actor, "handover", case.state, note=note, data={"from": from_staff.id, "to": to_staff.id})
             moved.append({"id": case.id, "number": case.number, "state": case.state, "workflow": case.workflow,
                           "as": roles})
-        parts = Subtask.update(helper=to_staff.id).where((Subtask.helper == from_staff.id)
+        parts = Subtask.update(helper=to_staff.id).where((Subtask.county_code == from_staff.county_code)
+                                                         & (Subtask.helper == from_staff.id)
                                                          & (Subtask.state == "open")).execute()
         record = Handover.create(county_code=from_staff.county_code, from_staff=from_staff, to_staff=to_staff,
                                  actor=getattr(actor, "id", None), cases=moved,

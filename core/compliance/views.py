@@ -295,7 +295,8 @@ def assessment_person(staff_id):
     row = next((r for r in result["rows"] if r["staff_id"] == staff.id), None)
     if row is None:
         abort(404)
-    notes = list(AssessmentNote.select().where((AssessmentNote.staff == staff.id)
+    notes = list(AssessmentNote.select().where((AssessmentNote.county_code == staff.county_code)
+                                               & (AssessmentNote.staff == staff.id)
                                                & (AssessmentNote.period_start == period[0])
                                                & (AssessmentNote.period_end == period[1]))
                  .order_by(AssessmentNote.id.desc()))

@@ -137,10 +137,11 @@ def write(site, day, on_duty, problems, coordination, actor):
                   coordination=personal.protect_text((coordination or "").strip()[:4000], "work_log.coordination"),
                   author=actor.id, updated_at=utcnow())
     with transaction():
-        entry = WorkLog.get_or_none((WorkLog.site_code == site.code) & (WorkLog.day == day))
+        entry = WorkLog.get_or_none((WorkLog.county_code == site.county_code) & (WorkLog.site_code == site.code)
+                                    & (WorkLog.day == day))
         if entry is None:
             WorkLog.create(county_code=site.county_code, site_code=site.code, day=day, **fields)
         else:
-            WorkLog.update(**fields).where(WorkLog.id == entry.id).execute()
+            WorkLog.update(**fields).where((WorkLog.id == entry.id) & (WorkLog.county_code == site.county_code)).execute()
         audit.record("work_log.write", f"site:{site.code}", actor=actor.username, role=actor.role,
                      county_code=site.county_code, payload={"day": day.isoformat()})

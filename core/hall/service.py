@@ -82,7 +82,8 @@ def free_slots(site: Site, day: datetime.date, at=None) -> list[dict]:
     at = at or now()
     taken = {}
     for row in (Appointment.select(Appointment.start, peewee.fn.COUNT(Appointment.id).alias("n"))
-                .where((Appointment.site_code == site.code) & (Appointment.day == day) & Appointment.seat.is_null(False))
+                .where((Appointment.county_code == site.county_code) & (Appointment.site_code == site.code)
+                       & (Appointment.day == day) & Appointment.seat.is_null(False))
                 .group_by(Appointment.start)):
         taken[row.start] = row.n
     out = []
@@ -182,7 +183,8 @@ def set_state(appointment: Appointment, action: str, actor=None) -> Appointment:
     with transaction():
         changed = (Appointment.update(state=TRANSITIONS[action], updated_at=utcnow(),
                                       seat=None if action == "cancel" else Appointment.seat)
-                   .where((Appointment.id == appointment.id) & (Appointment.state == "booked")).execute())
+                   .where((Appointment.id == appointment.id) & (Appointment.county_code == appointment.county_code)
+                          & (Appointment.state == "booked")).execute())
         if not changed:
             raise HallError(_l("This appointment is no longer open."))
         audit.record(f"appointment.{action}", f"appointment:{appointment.id}",
@@ -257,7 +259,8 @@ def record_visit(visit: HomeVisit, actor, *, visit_day=None, case=None, note=Non
         raise HallError(_l("Give a visit date, the case it became or a consultation note."))
     with transaction():
         changed = (HomeVisit.update(**changes)
-                   .where((HomeVisit.id == visit.id) & HomeVisit.state.in_(["requested", "scheduled"])).execute())
+                   .where((HomeVisit.id == visit.id) & (HomeVisit.county_code == visit.county_code)
+                          & HomeVisit.state.in_(["requested", "scheduled"])).execute())
         if not changed:
             raise HallError(_l("This home visit is already closed."))
         audit.record(f"home_visit.{changes.get('state')}", f"home_visit:{visit.id}", actor=actor.username,

@@ -188,7 +188,7 @@ def supervisor_for(case):
 
 
 def _rect_locked(rect):
-    query = Rectification.select().where(Rectification.id == rect.id)
+    query = Rectification.select().where((Rectification.id == rect.id) & (Rectification.county_code == rect.county_code))
     return (query.for_update() if is_postgres() else query).get()
 
 
@@ -226,7 +226,8 @@ def verify(rect, actor, outcome, note):
         else:
             rect.state, rect.appeal_reason = "appeal", note
         rect.save()
-        Rating.update(handled=True).where(Rating.id == rect.rating_id).execute()
+        Rating.update(handled=True).where((Rating.id == rect.rating_id)
+                                          & (Rating.county_code == rect.county_code)).execute()
         _audit("rectification.verify", rect.case, actor, {"rectification": rect.id, "outcome": outcome,
                                                           "due": rect.due_day, "assignee": rect.assignee_id})
     return rect
