@@ -75,8 +75,8 @@ def _cols(columns):
 
 def _fill(db):
     for table, column, parent, key in PARENTS:
-        db.execute_sql(  # noqa: S608 - frozen table names
-            f'UPDATE "{table}" SET county_code = (SELECT p.county_code FROM "{parent}" p '
+        db.execute_sql(  # noqa: S608  # nosec B608 - frozen table names
+            f'UPDATE "{table}" SET county_code = (SELECT p.county_code FROM "{parent}" p '  # nosec B608
             f'WHERE p."{key}" = "{table}"."{column}") '
             f'WHERE (county_code = \'\' OR county_code IS NULL) AND "{column}" IS NOT NULL '
             f'AND EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{key}" = "{table}"."{column}" '
