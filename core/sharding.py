@@ -151,3 +151,19 @@ def counties() -> list[str]:
     found = {c for (c,) in Region.select(Region.county_code).distinct().tuples()}
     found |= {c for (c,) in Staff.select(Staff.county_code).distinct().tuples()}
     return sorted(c for c in found if c)
+
+
+#: statements on tenant tables that deliberately do not name one county:
+#: on Citus they run as distributed (multi-shard) queries. Each is either a
+#: job over every county or a lookup by a secret that carries no county yet.
+CROSS_COUNTY = {
+    "core.outbox.claim / counts": "the delivery worker claims due messages of every county; the back "
+                                  "office counts them",
+    "core.online (rate limits)": "a phone or an IP is limited across counties (requests per day)",
+    "core.cases.track / core.ratings.views.rate": "the public tracking link is found by its token alone",
+    "core.hall.views.appointment (cancel link)": "an appointment's cancel link is found by its token alone",
+    "core.scope.get_or_404 (refusal log)": "after a miss in scope, whether the id exists anywhere, to log an "
+                                           "out-of-scope probe",
+    "core.ops backup / restore copy / transfer copy": "a whole-database copy reads every table",
+    "core.cases.service.next_number": "an upsert keyed by (county_code, day): an INSERT, routed",
+}

@@ -217,7 +217,8 @@ def test_every_tenant_statement_of_a_working_day_names_the_county(demo_app):
     assert sign_in(agent, "galutu.agent").status_code == 302
     assert sign_in(supervisor, "county.supervisor").status_code == 302
     with demo_app.app_context():
-        token, _row = issue(Staff.get(Staff.username == "galutu.agent"), "tablet", None)
+        person = Staff.get(Staff.username == "galutu.agent")
+        token, _row = issue(person, "tablet", None)
         before = Case.select().count()
     recorder.on = True
 
@@ -235,6 +236,9 @@ def test_every_tenant_statement_of_a_working_day_names_the_county(demo_app):
         _get(grid, path)
     for step in ("accept", "finish_instant", "archive"):
         _post(grid, f"/cases/{case.id}/take/{step}", data={"csrf_token": csrf_token(grid, f"/cases/{case.id}")})
+    written = _post(grid, "/worklog/station-150626100201", data={
+        "csrf_token": csrf_token(grid, "/worklog"), "on_duty": "巴图", "problems": "无", "coordination": "无"})
+    assert written.status_code == 302
     _post(grid, f"/cases/{case.id}/rating", data={"csrf_token": csrf_token(grid, f"/cases/{case.id}/rating"),
                                                   "stage": "completion", "level": "5", "rater": "real_name"})
 
@@ -255,6 +259,10 @@ def test_every_tenant_statement_of_a_working_day_names_the_county(demo_app):
                  "/assessment/export.xlsx", "/worklog", "/worklog/export.xlsx", "/requests",
                  "/compliance/sites/station-150626100201"):
         _get(supervisor, path)
+    _get(supervisor, f"/assessment/{person.id}")
+    noted = _post(supervisor, f"/assessment/{person.id}/note", data={
+        "csrf_token": csrf_token(supervisor, f"/assessment/{person.id}"), "note": "按时办结"})
+    assert noted.status_code in (200, 302)
     _post(supervisor, f"/cases/{case.id}/supervise", data={"csrf_token": csrf_token(supervisor, f"/cases/{case.id}"),
                                                            "action": "remind", "note": "请尽快办理"})
     recorder.on = False
@@ -263,3 +271,42 @@ def test_every_tenant_statement_of_a_working_day_names_the_county(demo_app):
     assert len(recorder.statements) > 200 and reads, "the walk did not reach the cases"
     problems = recorder.problems()
     assert problems == {}, "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_migration_0025_gives_a_row_without_a_county_its_parents(database_url):
+    from playhouse.migrations import Runner
+
+    from core.cases.models import Case, CaseEvent
+    from core.models import MetadataRecord, MetadataSync, Staff
+    from core.ratings.models import Rating
+
+    database = dbmod.open_database(database_url, pool_size=1)
+    database.connect()
+    try:
+        Runner(database, str(dbmod.MIGRATIONS)).up("0024_case_list_indexes")
+        with database.bind_ctx([MetadataSync, MetadataRecord, Staff, Case, CaseEvent, Rating]):
+            sync = MetadataSync.create(actor="t", packs=[])
+            record = MetadataRecord.create(kind="items", key="x", version=1, pack="p", content={}, content_hash="h",
+                                           sync=sync)
+            staff = Staff.create(county_code="150626", username="a", name="a", role="r", region="150626",
+                                 password_hash="x")
+            case = Case.create(county_code="150626", number="N1", item_code="x", item_record=record, item_version=1,
+                               kind="instant", workflow="w", state="applied", township_code="150626100",
+                               owner=staff, applicant_name="n", applicant_id_number="x", applicant_phone="x", data={})
+            other = Case.create(county_code="150627", number="N2", item_code="x", item_record=record,
+                                item_version=1, kind="instant", workflow="w", state="applied",
+                                township_code="150627100", owner=staff, applicant_name="n", applicant_id_number="x",
+                                applicant_phone="x", data={})
+            CaseEvent.insert(county_code="", case=case.id, role="r", action="a", to_state="s").execute()
+            CaseEvent.insert(county_code="150627", case=other.id, role="r", action="a", to_state="s").execute()
+            Rating.insert(county_code="", case=other.id, stage="completion", level=5, channel="qr",
+                          rater="anonymous").execute()
+        dbmod.migrate(database)
+        assert sorted(_rows(database, "SELECT case_id, county_code FROM case_event")) == [
+            (case.id, "150626"), (other.id, "150627")]
+        assert _rows(database, "SELECT county_code FROM rating") == [("150627",)]
+    finally:
+        if dbmod.is_postgres(database):
+            database.close_all()
+        else:
+            database.close()

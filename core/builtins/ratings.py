@@ -10,6 +10,7 @@ import datetime
 
 from flask_babel import lazy_gettext as _l
 
+from .. import sharding
 from ..hookspecs import hookimpl
 
 
@@ -118,6 +119,12 @@ def _grouped(query, key):
     return {row[0]: row[1] for row in query.select(key, fn.COUNT(1)).group_by(key).tuples()}
 
 
+def _counties(staff):
+    """The counties of the people of ``staff`` (a query): their ratings are
+    read there only (core.sharding)."""
+    return sorted({c for (c,) in staff.select(staff.model.county_code).tuples()})
+
+
 def bad_ratings(staff, period):
     """差评 given in the period to cases each person owns (is responsible for)."""
     from ..cases.models import Case
@@ -125,7 +132,9 @@ def bad_ratings(staff, period):
     from ..ratings.models import Rating
 
     since, until = _days(period)
-    query = (Rating.select().join(Case).where(Rating.level.in_(service.BAD) & (Rating.created_at >= since)
+    counties = _counties(staff)
+    query = (Rating.select().join(Case, on=sharding.join_on(Rating.case)).where(
+        Rating.county_code.in_(counties) & Rating.level.in_(service.BAD) & (Rating.created_at >= since)
                                               & (Rating.created_at < until) & Case.owner.in_(staff.select(
                                                   staff.model.id))))
     return _grouped(query, Case.owner)
@@ -136,7 +145,8 @@ def rectified(staff, period):
     from ..ratings.models import Rectification
 
     start, end = period
-    query = Rectification.select().where(Rectification.rectified_on.between(start, end)
+    query = Rectification.select().where(Rectification.county_code.in_(_counties(staff))
+                                         & Rectification.rectified_on.between(start, end)
                                          & Rectification.rectified_by.in_(staff.select(staff.model.id)))
     return _grouped(query, Rectification.rectified_by)
 
@@ -146,7 +156,8 @@ def callbacks_done(staff, period):
     from ..ratings.models import Rectification
 
     start, end = period
-    query = Rectification.select().where(Rectification.callback_on.between(start, end)
+    query = Rectification.select().where(Rectification.county_code.in_(_counties(staff))
+                                         & Rectification.callback_on.between(start, end)
                                          & Rectification.callback_by.in_(staff.select(staff.model.id)))
     return _grouped(query, Rectification.callback_by)
 

@@ -294,12 +294,14 @@ def scan_overdue(day=None):
 
     day = day or today()
     escalated = 0
-    overdue = (Rectification.select().where((Rectification.state == "rectify") & (Rectification.due_day < day)
-                                            & Rectification.escalated_at.is_null()).order_by(Rectification.id))
+    overdue = (rect for county in sharding.counties() for rect in Rectification.select().where(
+        (Rectification.county_code == county) & (Rectification.state == "rectify") & (Rectification.due_day < day)
+        & Rectification.escalated_at.is_null()).order_by(Rectification.id))
     for rect in overdue:
         with transaction():
             done = (Rectification.update(escalated_at=utcnow())
-                    .where((Rectification.id == rect.id) & Rectification.escalated_at.is_null()).execute())
+                    .where((Rectification.id == rect.id) & (Rectification.county_code == rect.county_code)
+                           & Rectification.escalated_at.is_null()).execute())
             if not done:
                 continue
             case = rect.case
