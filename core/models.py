@@ -53,24 +53,27 @@ class TenantMixin:
     county's shard. Put it before ``BaseModel``."""
 
     def _pk_expr(self):
-        return super()._pk_expr() & (type(self).county_code == self.county_code)
+        county = self.__data__.get("county_code")
+        expr = super()._pk_expr()
+        return expr if county is None else expr & (type(self).county_code == county)
 
 
 class _CountyForeignKeyAccessor(peewee.ForeignKeyAccessor):
     def get_rel_instance(self, instance):
-        value = instance.__data__.get(self.name)
-        if value is not None and self.name not in instance.__rel__ and self.field.lazy_load:
+        value, county = instance.__data__.get(self.name), instance.__data__.get("county_code")
+        if value is not None and county is not None and self.name not in instance.__rel__ and self.field.lazy_load:
             instance.__rel__[self.name] = self.rel_model.get(
-                (self.field.rel_field == value) & (self.rel_model.county_code == instance.county_code))
-        return super().get_rel_instance(instance)
+                (self.field.rel_field == value) & (self.rel_model.county_code == county))
+        return super().get_rel_instance(instance)  # a row read without its county: by the key alone
 
 
 class _CountyBackrefAccessor(peewee.BackrefAccessor):
     def __get__(self, instance, instance_type=None):
         if instance is None:
             return self
-        return self.rel_model.select().where((self.field == getattr(instance, self.field.rel_field.name))
-                                             & (self.rel_model.county_code == instance.county_code))
+        query = super().__get__(instance, instance_type)
+        county = instance.__data__.get("county_code")
+        return query if county is None else query.where(self.rel_model.county_code == county)
 
 
 class TenantForeignKeyField(peewee.ForeignKeyField):

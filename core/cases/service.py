@@ -345,7 +345,8 @@ def _set_deadline(case):
     deadline = case_deadline(case)
     case.due_day, case.due_part, case.due_confirmed = deadline.day, deadline.part, deadline.confirmed
     if case.id is not None:
-        Subtask.update(due_day=deadline.day).where(sharding.of(Subtask.case, case) & (Subtask.state == "open")).execute()
+        Subtask.update(due_day=deadline.day).where(sharding.of(Subtask.case, case)
+                                                   & (Subtask.state == "open")).execute()
 
 
 # --- supervising --------------------------------------------------------------

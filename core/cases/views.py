@@ -238,7 +238,8 @@ def detail(case_id):
     events = list(CaseEvent.select().where(sharding.of(CaseEvent.case, case)).order_by(CaseEvent.id))
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == case.county_code)}
     parts = list(Subtask.select().where(sharding.of(Subtask.case, case)).order_by(Subtask.id))
-    escalation = Escalation.get_or_none((Escalation.county_code == case.county_code) & (Escalation.open_case == case.id))
+    escalation = Escalation.get_or_none((Escalation.county_code == case.county_code)
+                                        & (Escalation.open_case == case.id))
     answers, files = case_answers(case, _lang())
     response = make_response(render_template(
         "cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,

@@ -116,7 +116,8 @@ def escalated(staff_query, period):
 
     since, until = _bounds(period)
     opened = Case.id.in_(Escalation.select(Escalation.case).where(
-        (Escalation.county_code == Case.county_code) & (Escalation.opened_at >= since) & (Escalation.opened_at < until)))
+        (Escalation.county_code == Case.county_code) & (Escalation.opened_at >= since)
+        & (Escalation.opened_at < until)))
     held = _held_counts(staff_query, opened)
     return {k: len(v) for k, v in held.items()}
 
@@ -128,7 +129,8 @@ def mean_rating(staff_query, period):
     ratings = {}
     for column in (Case.owner, Case.assignee):
         rows = Case.select(Case.id, column, Case.rating).where(
-            Case.county_code.in_(counties) & column.in_(ids) & Case.finished_on.between(*period) & Case.rating.is_null(False)).tuples()
+            Case.county_code.in_(counties) & column.in_(ids) & Case.finished_on.between(*period)
+            & Case.rating.is_null(False)).tuples()
         for case_id, person, rating in rows:
             ratings.setdefault(person, {})[case_id] = rating
     return {k: round(sum(v.values()) / len(v), 2) for k, v in ratings.items()}

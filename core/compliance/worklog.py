@@ -142,6 +142,7 @@ def write(site, day, on_duty, problems, coordination, actor):
         if entry is None:
             WorkLog.create(county_code=site.county_code, site_code=site.code, day=day, **fields)
         else:
-            WorkLog.update(**fields).where((WorkLog.id == entry.id) & (WorkLog.county_code == site.county_code)).execute()
+            WorkLog.update(**fields).where((WorkLog.id == entry.id)
+                                           & (WorkLog.county_code == site.county_code)).execute()
         audit.record("work_log.write", f"site:{site.code}", actor=actor.username, role=actor.role,
                      county_code=site.county_code, payload={"day": day.isoformat()})

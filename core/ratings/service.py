@@ -188,7 +188,8 @@ def supervisor_for(case):
 
 
 def _rect_locked(rect):
-    query = Rectification.select().where((Rectification.id == rect.id) & (Rectification.county_code == rect.county_code))
+    query = Rectification.select().where((Rectification.id == rect.id)
+                                         & (Rectification.county_code == rect.county_code))
     return (query.for_update() if is_postgres() else query).get()
 
 

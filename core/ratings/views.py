@@ -52,7 +52,7 @@ def rate(token):
         except service.RatingError as exc:
             status, error = 400, str(exc)
         case = Case.get((Case.id == case.id) & (Case.county_code == case.county_code))
-    ratings = {r.stage: r for r in Rating.select().where((Rating.case == case.id) & (Rating.county_code == case.county_code))}
+    ratings = {r.stage: r for r in Rating.select().where(sharding.of(Rating.case, case))}
     return render_template("ratings/rate.html", case=case, item=case.item_record.content, token=token,
                            applicant=mask_name(case.applicant_name), stages=service.open_stages(case),
                            ratings=ratings, channel=channel, error=error, done=done,
@@ -82,7 +82,7 @@ def paper(case_id):
             return redirect(url_for("ratings.paper", case_id=case.id))
         except service.RatingError as exc:
             status, error = 400, str(exc)
-    ratings = {r.stage: r for r in Rating.select().where((Rating.case == case.id) & (Rating.county_code == case.county_code))}
+    ratings = {r.stage: r for r in Rating.select().where(sharding.of(Rating.case, case))}
     return render_template("ratings/paper.html", case=case, item=case.item_record.content, error=error,
                            stages=service.open_stages(case), ratings=ratings, levels=service.LEVELS), status
 
