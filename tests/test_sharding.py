@@ -13,9 +13,9 @@ without Citus.
 """
 from __future__ import annotations
 
+import datetime
 import re
 
-import peewee
 import pytest
 
 from core import db as dbmod
@@ -206,6 +206,7 @@ def _post(client, path, data=None, **kwargs):
 
 def test_every_tenant_statement_of_a_working_day_names_the_county(demo_app):
     from core.cases.models import Case
+    from core.hall.models import HomeVisit
     from core.models import Staff
     from core.tokens import issue
 
@@ -229,6 +230,25 @@ def test_every_tenant_statement_of_a_working_day_names_the_county(demo_app):
     with demo_app.app_context():
         assert Case.select().count() == before + 1
         case = Case.select().order_by(Case.id.desc()).first()
+    recorder.on = True
+    # a citizen asks for a home visit; the grid agent schedules it and records the case it became
+    citizen = demo_app.test_client()
+    asked = _post(citizen, "/home-visit", data={
+        "csrf_token": csrf_token(citizen, "/home-visit"), "region": "150626100201", "name": "其其格",
+        "phone": "13847700002", "address": "嘎鲁图镇某嘎查", "reason": "行动不便，办理异地就医备案"})
+    assert asked.status_code == 201, asked.get_data(as_text=True)[:300]
+    recorder.on = False
+    with demo_app.app_context():
+        visit = HomeVisit.select().order_by(HomeVisit.id.desc()).first()
+    recorder.on = True
+    work = csrf_token(grid, "/work")
+    _post(grid, f"/work/home-visits/{visit.id}", data={"csrf_token": work, "action": "schedule",
+                                                       "visit_day": datetime.date.today().isoformat()})
+    _post(grid, f"/work/home-visits/{visit.id}", data={"csrf_token": work, "action": "case",
+                                                       "case_number": case.number})
+    recorder.on = False
+    with demo_app.app_context():
+        assert HomeVisit.get_by_id(visit.id).state == "case_created"
     recorder.on = True
     for path in ("/", "/work", "/cases", f"/cases/{case.id}", f"/cases/{case.id}/receipt",
                  f"/cases/{case.id}/notice/one_time", f"/cases/{case.id}/commission", f"/cases/{case.id}/rating",
