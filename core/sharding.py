@@ -102,11 +102,14 @@ DISTRIBUTION_ROOT = "cases"
 def citus_statements() -> list[str]:
     """The statements that distribute a migrated database on Citus (run on
     the coordinator once, after ``bangban migrate``)."""
-    statements = [f"SELECT create_reference_table('{t}')" for t in sorted(REFERENCE_TABLES)
-                  if t not in ("audit_purge_window",)]
+    # a table a reference table points to is made a reference table first
+    first = {"metadata_sync": 0, "metadata_record": 1, "item_search": 2, "item_gram": 3, "staff": 0, "api_token": 1}
+    statements = [f"SELECT create_reference_table('{t}')"
+                  for t in sorted(REFERENCE_TABLES, key=lambda t: (first.get(t, 0), t))]
     statements.append(f"SELECT create_distributed_table('{DISTRIBUTION_ROOT}', 'county_code')")
+    after = {"assessment_answer": 1, "rectification": 1}  # after site_assessment, rating: they point to them
     statements += [f"SELECT create_distributed_table('{t}', 'county_code', colocate_with => '{DISTRIBUTION_ROOT}')"
-                   for t in sorted(TENANT_TABLES - {DISTRIBUTION_ROOT})]
+                   for t in sorted(TENANT_TABLES - {DISTRIBUTION_ROOT}, key=lambda t: (after.get(t, 0), t))]
     return statements
 
 

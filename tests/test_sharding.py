@@ -93,6 +93,15 @@ def test_schema_is_ready_to_distribute_by_county(pg_url):
         database.execute_sql("CREATE SCHEMA public")
         dbmod.migrate(database)
         assert _schema_problems(database) == []
+        # the Citus statements make a referenced table reference or distributed before the tables pointing to it
+        order = {re.search(r"\('(\w+)'", s).group(1): n for n, s in enumerate(sharding.citus_statements())}
+        assert set(order) == sharding.TENANT_TABLES | sharding.REFERENCE_TABLES
+        for table, target in _rows(database, "SELECT DISTINCT conrelid::regclass::text, confrelid::regclass::text "
+                                             "FROM pg_constraint WHERE contype = 'f' "
+                                             "AND connamespace = 'public'::regnamespace"):
+            table, target = table.strip('"'), target.strip('"')
+            if table in order and table != target:
+                assert order[target] < order[table], (table, target)
         # the test sees what it is meant to: undo 0025's keys on two tables and it says so
         database.execute_sql('ALTER TABLE "rectification" DROP CONSTRAINT "rectification_rating_id_fkey"')
         database.execute_sql('ALTER TABLE "rating" ADD CONSTRAINT "rating_id_alone" UNIQUE (id)')
