@@ -47,6 +47,45 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
+class TenantMixin:
+    """A tenant table's model (core.sharding): a saved or deleted row is
+    found by its id and its county, so the UPDATE or DELETE goes to the
+    county's shard. Put it before ``BaseModel``."""
+
+    def _pk_expr(self):
+        county = self.__data__.get("county_code")
+        expr = super()._pk_expr()
+        return expr if county is None else expr & (type(self).county_code == county)
+
+
+class _CountyForeignKeyAccessor(peewee.ForeignKeyAccessor):
+    def get_rel_instance(self, instance):
+        value, county = instance.__data__.get(self.name), instance.__data__.get("county_code")
+        if value is not None and county is not None and self.name not in instance.__rel__ and self.field.lazy_load:
+            instance.__rel__[self.name] = self.rel_model.get(
+                (self.field.rel_field == value) & (self.rel_model.county_code == county))
+        return super().get_rel_instance(instance)  # a row read without its county: by the key alone
+
+
+class _CountyBackrefAccessor(peewee.BackrefAccessor):
+    def __get__(self, instance, instance_type=None):
+        if instance is None:
+            return self
+        query = super().__get__(instance, instance_type)
+        county = instance.__data__.get("county_code")
+        return query if county is None else query.where(self.rel_model.county_code == county)
+
+
+class TenantForeignKeyField(peewee.ForeignKeyField):
+    """A foreign key from one tenant table to another: the same column,
+    and on PostgreSQL a composite key with ``county_code`` (migration 0025).
+    Following it either way (``rating.case``, ``case.ratings``) reads the
+    row's county only."""
+
+    accessor_class = _CountyForeignKeyAccessor
+    backref_accessor_class = _CountyBackrefAccessor
+
+
 class MetadataSync(BaseModel):
     """One ``metadata sync`` that changed something, with the pack manifests."""
 

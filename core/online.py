@@ -26,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import audit, outbox, personal
 from .db import transaction
-from .models import BaseModel, JSONField, Staff, utcnow
+from .models import BaseModel, JSONField, Staff, TenantMixin, utcnow
 
 CODE_INTERVAL = datetime.timedelta(seconds=60)
 CODES_PER_PHONE = 5  # a day
@@ -38,7 +38,7 @@ REQUESTS_PER_IP = 10  # a day
 STATES = ("new", "called", "filed")
 
 
-class OnlineRequest(BaseModel):
+class OnlineRequest(TenantMixin, BaseModel):
     #: core.scope keeps it to the agents whose area holds the village
     scope_by_region = True
 
@@ -171,7 +171,8 @@ def create(county_code, *, name, phone, item_code, village_code, note, photos, c
 def mark_called(row: OnlineRequest, user) -> bool:
     with transaction():
         changed = OnlineRequest.update(state="called", called_at=utcnow(), called_by=user.id).where(
-            (OnlineRequest.id == row.id) & (OnlineRequest.state == "new")).execute()
+            (OnlineRequest.id == row.id) & (OnlineRequest.county_code == row.county_code)
+            & (OnlineRequest.state == "new")).execute()
         if changed:
             audit.record("online_request.called", f"online_request:{row.id}", actor=user.username, role=user.role,
                          county_code=row.county_code, payload={})
@@ -181,7 +182,8 @@ def mark_called(row: OnlineRequest, user) -> bool:
 def mark_filed(row: OnlineRequest, case, user):
     """Inside the transaction that files the case."""
     changed = OnlineRequest.update(state="filed", filed_case=case.id).where(
-        (OnlineRequest.id == row.id) & (OnlineRequest.state != "filed")).execute()
+        (OnlineRequest.id == row.id) & (OnlineRequest.county_code == row.county_code)
+        & (OnlineRequest.state != "filed")).execute()
     if not changed:
         from .cases.workflow import TransitionError
 

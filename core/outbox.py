@@ -43,7 +43,7 @@ import peewee
 from flask import current_app
 
 from .db import is_postgres, proxy, transaction
-from .models import BaseModel, JSONField, utcnow
+from .models import BaseModel, JSONField, TenantMixin, utcnow
 
 log = logging.getLogger("bangban.outbox")
 
@@ -55,7 +55,7 @@ LEASE = datetime.timedelta(minutes=5)
 TIMEOUT = 10  # seconds, per HTTP request
 
 
-class OutboxMessage(BaseModel):
+class OutboxMessage(TenantMixin, BaseModel):
     class Meta:
         table_name = "outbox_message"
         indexes = ((("state", "next_attempt_at"), False),)

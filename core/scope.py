@@ -46,7 +46,8 @@ def _case_condition(user):
     scope = info.get("scope", "own")
     region = user.region or ""
     own = ((Case.owner == user.id) | (Case.assignee == user.id)
-           | Case.id.in_(Subtask.select(Subtask.case).where(Subtask.helper == user.id)))
+           | Case.id.in_(Subtask.select(Subtask.case).where((Subtask.county_code == user.county_code)
+                                                           & (Subtask.helper == user.id))))
     if scope == "county":
         return county
     if scope == "township":
@@ -56,7 +57,8 @@ def _case_condition(user):
             return county & (Case.group_code == region)
         return county & (Case.village_code == region[:12])
     if scope == "department" and user.department:
-        joint = Subtask.select(Subtask.case).where(Subtask.department == user.department)
+        joint = Subtask.select(Subtask.case).where((Subtask.county_code == user.county_code)
+                                                   & (Subtask.department == user.department))
         return county & ((Case.department == user.department) | Case.id.in_(joint))
     return county & own
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from . import scope
+from . import scope, sharding
 from .permissions import can
 
 ROWS = 20  # rows shown per block; the count is of all
@@ -48,7 +48,8 @@ def case_filter(kind: str, today: datetime.date, user=None):
     if kind == "soon":
         return Case.due_day.between(today, soon_until(today)) & running
     if kind == "escalated":
-        return Case.id.in_(Escalation.select(Escalation.case).where(Escalation.open_case.is_null(False)))
+        return Case.id.in_(Escalation.select(Escalation.case).where(
+            Escalation.open_case.is_null(False) & (Escalation.county_code == Case.county_code)))
     if kind == "mine":
         return _waiting_on(user) & running
     raise ValueError(kind)
@@ -62,8 +63,9 @@ def _waiting_on(user):
     from .cases import workflow as wf
     from .cases.models import Case, Subtask
 
-    condition = Case.id.in_(Subtask.select(Subtask.case).where((Subtask.helper == user.id) & (Subtask.state == "open")))
-    for (code,) in Case.select(Case.workflow).distinct().tuples():
+    condition = Case.id.in_(Subtask.select(Subtask.case).where(
+        (Subtask.county_code == user.county_code) & (Subtask.helper == user.id) & (Subtask.state == "open")))
+    for (code,) in Case.select(Case.workflow).where(Case.county_code == user.county_code).distinct().tuples():
         try:
             flow = wf.load(code)
         except wf.TransitionError:
@@ -142,8 +144,8 @@ def blocks(user, today=None) -> list[Block]:
     if can(user, "rating.read"):
         from .cases.models import Case
 
-        query = (Rectification.select(Rectification, Case).join(Case)
-                 .where((Rectification.state != "closed")
+        query = (Rectification.select(Rectification, Case).join(Case, on=sharding.join_on(Rectification.case))
+                 .where((Rectification.county_code == user.county_code) & (Rectification.state != "closed")
                         & Rectification.case.in_(scope.cases_for(user, Case.select(Case.id)))))
         rows = list(query.order_by(Rectification.due_day.is_null(), Rectification.due_day, Rectification.id).limit(ROWS))
         out.append(Block("ratings", str(_TITLES["ratings"]), query.count(), rows, url_for("ratings.index", state="open")))

@@ -112,12 +112,13 @@ def _snapshot_pg(database):
                 indexes[index] = (tuple(cols), unique)
         fks = set()
         for cols, target, target_cols, on_delete in _rows(
-                database, "SELECT ARRAY(SELECT a.attname FROM unnest(c.conkey) k(n) JOIN pg_attribute a "
-                          "ON a.attrelid = c.conrelid AND a.attnum = k.n), c.confrelid::regclass::text, "
-                          "ARRAY(SELECT a.attname FROM unnest(c.confkey) k(n) JOIN pg_attribute a "
-                          "ON a.attrelid = c.confrelid AND a.attnum = k.n), c.confdeltype FROM pg_constraint c "
+                database, "SELECT ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, o) "
+                          "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o), "
+                          "c.confrelid::regclass::text, ARRAY(SELECT a.attname FROM unnest(c.confkey) "
+                          "WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = c.confrelid "
+                          "AND a.attnum = k.n ORDER BY k.o), c.confdeltype FROM pg_constraint c "
                           "WHERE c.contype = 'f' AND c.conrelid = %s::regclass", (f'"{name}"',)):
-            fks.add((cols[0], target.strip('"'), target_cols[0], PG_DELETE[on_delete]))
+            fks.add((",".join(cols), target.strip('"'), ",".join(target_cols), PG_DELETE[on_delete]))
         tables[name] = {"columns": columns, "indexes": indexes, "fks": fks}
     return {"objects": objects, "tables": tables}
 
@@ -201,17 +202,31 @@ def _model_type(database, field):
     return {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT"}.get(sql.upper(), sql.upper())
 
 
-def _model_schema(model):
+def _model_schema(model, postgres=False):
+    """A model's columns, indexes and foreign keys; on PostgreSQL, with the
+    keys of tenant tables as migration 0025 made them (core.sharding)."""
+    from core import sharding
+
     meta = model._meta
+    table = meta.table_name
     columns = {f.column_name: f for f in meta.sorted_fields}
     indexes = set()
     for index in meta.fields_to_index():
         parts = index._expressions
         assert index._where is None and all(isinstance(p, peewee.Field) for p in parts), \
             f"{meta.table_name}: compare index {index._name} by hand"
-        indexes.add((tuple(p.column_name for p in parts), bool(index._unique)))
-    fks = {(f.column_name, f.rel_model._meta.table_name, f.rel_field.column_name,
-            (f.on_delete or "NO ACTION").upper()) for f in meta.sorted_fields if isinstance(f, peewee.ForeignKeyField)}
+        names = tuple(p.column_name for p in parts)
+        if postgres:
+            names = sharding.pg_index_columns(table, names, bool(index._unique))
+        indexes.add((names, bool(index._unique)))
+    fks = set()
+    for f in meta.sorted_fields:
+        if isinstance(f, peewee.ForeignKeyField):
+            cols, target, target_cols = (((f.column_name,), f.rel_model._meta.table_name, (f.rel_field.column_name,))
+                                         if not postgres else
+                                         sharding.pg_foreign_key(table, f.column_name, f.rel_model._meta.table_name,
+                                                                 f.rel_field.column_name))
+            fks.add((",".join(cols), target, ",".join(target_cols), (f.on_delete or "NO ACTION").upper()))
     return columns, indexes, fks
 
 
@@ -227,7 +242,7 @@ def test_migrated_schema_is_the_models_schema(database):
         if table not in tables:
             problems.append(f"{table}: no such table")
             continue
-        columns, indexes, fks = _model_schema(model)
+        columns, indexes, fks = _model_schema(model, dbmod.is_postgres(database))
         found = tables[table]
         if set(found["columns"]) != set(columns):
             problems.append(f"{table}: columns {sorted(found['columns'])} != model {sorted(columns)}")

@@ -58,7 +58,9 @@ def register_outbox_targets(register):
 def _last_event_id(case):
     from ..cases.models import CaseEvent
 
-    row = CaseEvent.select(CaseEvent.id).where(CaseEvent.case == case.id).order_by(CaseEvent.id.desc()).first()
+    row = (CaseEvent.select(CaseEvent.id)
+           .where((CaseEvent.case == case.id) & (CaseEvent.county_code == case.county_code))
+           .order_by(CaseEvent.id.desc()).first())
     return row.id if row else 0
 
 

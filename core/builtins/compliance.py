@@ -414,7 +414,8 @@ def _assessments(scope):
                 .order_by(SiteAssessment.period, SiteAssessment.id):
             loaded[(a.site_code, a.standard)] = (a, {})  # the last one wins: the latest period
         by_id = {a.id: answers for a, answers in loaded.values()}
-        for answer in AssessmentAnswer.select().where(AssessmentAnswer.assessment.in_(list(by_id) or [0])):
+        for answer in AssessmentAnswer.select().where((AssessmentAnswer.county_code == scope["county_code"])
+                                                      & AssessmentAnswer.assessment.in_(list(by_id) or [0])):
             by_id[answer.assessment_id][answer.requirement] = answer
         return loaded
 

@@ -10,6 +10,7 @@ import datetime
 
 from flask_babel import lazy_gettext as _l
 
+from .. import sharding
 from ..hookspecs import hookimpl
 
 
@@ -48,7 +49,8 @@ def rating_recorded(case, rating, comment, channel, actor):
     from ..ratings import service
     from ..ratings.models import Rating
 
-    existing = Rating.get_or_none((Rating.case == case.id) & (Rating.stage == "completion"))
+    existing = Rating.get_or_none((Rating.case == case.id) & (Rating.county_code == case.county_code)
+                                  & (Rating.stage == "completion"))
     if existing is not None and existing.level == rating and existing.comment == comment:
         return
     try:
@@ -69,18 +71,18 @@ def sla_scan(day):
 
 # --- metrics and indicators --------------------------------------------------------------
 
-def _bad(cases):
+def _bad(cases, county):
     from ..cases.models import Case
     from ..ratings import service
 
-    return service.real_name_bad(cases.select(Case.id))
+    return service.real_name_bad(cases.select(Case.id), county)
 
 
-def _share(cases, done):
+def _share(cases, done, scope):
     """(real-name 差评 with ``done`` set, real-name 差评), in one query."""
     from peewee import fn
 
-    total, part = _bad(cases).select(fn.COUNT(1), fn.COUNT(done)).tuples().get()
+    total, part = _bad(cases, (scope or {}).get("county_code")).select(fn.COUNT(1), fn.COUNT(done)).tuples().get()
     return part or 0, total or 0
 
 
@@ -88,14 +90,14 @@ def rectification_rate(cases, period=None, scope=None):
     """Real-name 差评 rectified / real-name 差评 (upheld appeals left out)."""
     from ..ratings.models import Rectification
 
-    return _share(cases, Rectification.rectified_on)
+    return _share(cases, Rectification.rectified_on, scope)
 
 
 def callback_rate(cases, period=None, scope=None):
     """Real-name 差评 called back / real-name 差评 (upheld appeals left out)."""
     from ..ratings.models import Rectification
 
-    return _share(cases, Rectification.callback_on)
+    return _share(cases, Rectification.callback_on, scope)
 
 
 @hookimpl
@@ -117,6 +119,12 @@ def _grouped(query, key):
     return {row[0]: row[1] for row in query.select(key, fn.COUNT(1)).group_by(key).tuples()}
 
 
+def _counties(staff):
+    """The counties of the people of ``staff`` (a query): their ratings are
+    read there only (core.sharding)."""
+    return sorted({c for (c,) in staff.select(staff.model.county_code).tuples()})
+
+
 def bad_ratings(staff, period):
     """差评 given in the period to cases each person owns (is responsible for)."""
     from ..cases.models import Case
@@ -124,7 +132,9 @@ def bad_ratings(staff, period):
     from ..ratings.models import Rating
 
     since, until = _days(period)
-    query = (Rating.select().join(Case).where(Rating.level.in_(service.BAD) & (Rating.created_at >= since)
+    counties = _counties(staff)
+    query = (Rating.select().join(Case, on=sharding.join_on(Rating.case)).where(
+        Rating.county_code.in_(counties) & Rating.level.in_(service.BAD) & (Rating.created_at >= since)
                                               & (Rating.created_at < until) & Case.owner.in_(staff.select(
                                                   staff.model.id))))
     return _grouped(query, Case.owner)
@@ -135,7 +145,8 @@ def rectified(staff, period):
     from ..ratings.models import Rectification
 
     start, end = period
-    query = Rectification.select().where(Rectification.rectified_on.between(start, end)
+    query = Rectification.select().where(Rectification.county_code.in_(_counties(staff))
+                                         & Rectification.rectified_on.between(start, end)
                                          & Rectification.rectified_by.in_(staff.select(staff.model.id)))
     return _grouped(query, Rectification.rectified_by)
 
@@ -145,7 +156,8 @@ def callbacks_done(staff, period):
     from ..ratings.models import Rectification
 
     start, end = period
-    query = Rectification.select().where(Rectification.callback_on.between(start, end)
+    query = Rectification.select().where(Rectification.county_code.in_(_counties(staff))
+                                         & Rectification.callback_on.between(start, end)
                                          & Rectification.callback_by.in_(staff.select(staff.model.id)))
     return _grouped(query, Rectification.callback_by)
 

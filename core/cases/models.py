@@ -5,7 +5,7 @@ import secrets
 
 import peewee
 
-from ..models import BaseModel, JSONField, MetadataRecord, Staff, utcnow
+from ..models import BaseModel, JSONField, MetadataRecord, Staff, TenantForeignKeyField, TenantMixin, utcnow
 
 
 def new_track_token() -> str:
@@ -29,7 +29,7 @@ KPI_INDEX = ("county_code", "created_at", "township_code", "site_code", "intake_
              "finished_on", "due_day", "rating", "item_record")
 
 
-class Case(BaseModel):
+class Case(TenantMixin, BaseModel):
     class Meta:
         table_name = "cases"  # CASE is an SQL keyword
         # covers the KPI report's one grouped scan (core.kpi): a county's
@@ -108,9 +108,9 @@ class Case(BaseModel):
         return mask_phone(self.phone())
 
 
-class Commission(BaseModel):
+class Commission(TenantMixin, BaseModel):
     county_code = peewee.CharField(max_length=6, index=True)
-    case = peewee.ForeignKeyField(Case, backref="commissions", unique=True, on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, backref="commissions", unique=True, on_delete="RESTRICT")
     principal = JSONField()
     materials = JSONField()
     powers = JSONField()
@@ -118,9 +118,9 @@ class Commission(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
 
-class CaseEvent(BaseModel):
+class CaseEvent(TenantMixin, BaseModel):
     county_code = peewee.CharField(max_length=6, index=True)
-    case = peewee.ForeignKeyField(Case, backref="events", on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, backref="events", on_delete="RESTRICT")
     at = peewee.DateTimeField(default=utcnow)
     actor = peewee.ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
     role = peewee.CharField(max_length=40)
@@ -131,11 +131,11 @@ class CaseEvent(BaseModel):
     data = JSONField(null=True)
 
 
-class Subtask(BaseModel):
+class Subtask(TenantMixin, BaseModel):
     """One department's part of a major item's joint handling."""
 
     county_code = peewee.CharField(max_length=6, index=True)
-    case = peewee.ForeignKeyField(Case, backref="subtasks", on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, backref="subtasks", on_delete="RESTRICT")
     department = peewee.CharField(max_length=40, index=True)
     helper = peewee.ForeignKeyField(Staff, null=True, on_delete="RESTRICT")
     due_day = peewee.DateField(null=True)
@@ -144,20 +144,20 @@ class Subtask(BaseModel):
     done_at = peewee.DateTimeField(null=True)
 
 
-class Escalation(BaseModel):
+class Escalation(TenantMixin, BaseModel):
     """督办: opened by ``sla scan`` for an overdue case, closed when the case
     moves on. ``open_case`` is set only while open, so one case has at most
     one open escalation (unique; NULLs don't collide)."""
 
     county_code = peewee.CharField(max_length=6, index=True)
-    case = peewee.ForeignKeyField(Case, backref="escalations", on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, backref="escalations", on_delete="RESTRICT")
     open_case = peewee.IntegerField(null=True, unique=True)
     reason = peewee.CharField(max_length=40)
     opened_at = peewee.DateTimeField(default=utcnow)
     closed_at = peewee.DateTimeField(null=True)
 
 
-class Handover(BaseModel):
+class Handover(TenantMixin, BaseModel):
     county_code = peewee.CharField(max_length=6, index=True)
     from_staff = peewee.ForeignKeyField(Staff, on_delete="RESTRICT", backref="handovers_out")
     to_staff = peewee.ForeignKeyField(Staff, on_delete="RESTRICT", backref="handovers_in")
@@ -167,7 +167,7 @@ class Handover(BaseModel):
     note = peewee.TextField(default="")
 
 
-class CaseCounter(BaseModel):
+class CaseCounter(TenantMixin, BaseModel):
     """The last receipt sequence number handed out per county and day; see
     ``core.cases.service.next_number``."""
 

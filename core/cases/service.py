@@ -7,7 +7,7 @@ import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from .. import audit, personal, workdays
+from .. import audit, personal, sharding, workdays
 from ..db import insert_row, transaction
 from ..i18n import labels
 from ..models import MetadataRecord, Staff, utcnow
@@ -193,14 +193,15 @@ def take(case: Case, code: str, user, inputs: dict | None = None):
     """Take transition ``code``; ``inputs`` carries what it ``requires``."""
     inputs = {k: v for k, v in (inputs or {}).items() if v not in (None, "", [])}
     flow = wf.load(case.workflow)
-    open_subtask = Subtask.select().where((Subtask.case == case) & (Subtask.helper == user.id)
+    open_subtask = Subtask.select().where(sharding.of(Subtask.case, case) & (Subtask.helper == user.id)
                                           & (Subtask.state == "open")).exists()
     transition = flow.check(case, code, user, open_subtask=open_subtask)
     missing = [name for name in transition.requires if name not in inputs]
     if missing:
         raise wf.TransitionError(_l("Please fill in: %(fields)s", fields=labels("input", missing, sep=", ")))
     with transaction():
-        case = Case.select().where(Case.id == case.id).for_update().get() if _pg() else Case.get_by_id(case.id)
+        case = Case.select().where((Case.id == case.id) & (Case.county_code == case.county_code)).for_update().get() \
+            if _pg() else Case.get((Case.id == case.id) & (Case.county_code == case.county_code))
         if case.state not in transition.sources:  # somebody else moved it meanwhile
             raise wf.TransitionError(_l("The case has changed meanwhile; reload the page."))
         source = case.state
@@ -258,7 +259,7 @@ def _apply_effects(case, transition, inputs, user):
     if transition.code == "hand_back":
         case.assignee = None
     if transition.code == "complete":
-        open_parts = Subtask.select().where((Subtask.case == case) & (Subtask.state == "open")).count()
+        open_parts = Subtask.select().where(sharding.of(Subtask.case, case) & (Subtask.state == "open")).count()
         if open_parts:
             raise wf.TransitionError(_l("%(n)d joint part(s) are still open.", n=open_parts))
     if "delivery" in transition.requires:
@@ -309,7 +310,8 @@ def _dispatch_joint(case, departments, role):
 def complete_subtask(case, user, note=""):
     """A helper finishes their department's part of a joint case."""
     with transaction():
-        part = Subtask.get_or_none((Subtask.case == case) & (Subtask.helper == user.id) & (Subtask.state == "open"))
+        part = Subtask.get_or_none(sharding.of(Subtask.case, case) & (Subtask.helper == user.id)
+                                   & (Subtask.state == "open"))
         if part is None:
             raise wf.TransitionError(_l("You have no open part in this case."))
         part.state, part.note, part.done_at = "done", personal.protect_text(note, "subtask.note"), utcnow()
@@ -344,7 +346,8 @@ def _set_deadline(case):
     deadline = case_deadline(case)
     case.due_day, case.due_part, case.due_confirmed = deadline.day, deadline.part, deadline.confirmed
     if case.id is not None:
-        Subtask.update(due_day=deadline.day).where((Subtask.case == case.id) & (Subtask.state == "open")).execute()
+        Subtask.update(due_day=deadline.day).where(sharding.of(Subtask.case, case)
+                                                   & (Subtask.state == "open")).execute()
 
 
 # --- supervising --------------------------------------------------------------
@@ -383,7 +386,8 @@ def reassign(case, user, field: str, staff: Staff, reason: str):
 
 
 def _close_escalation(case):
-    Escalation.update(open_case=None, closed_at=utcnow()).where(Escalation.open_case == case.id).execute()
+    Escalation.update(open_case=None, closed_at=utcnow()).where(
+        (Escalation.county_code == case.county_code) & (Escalation.open_case == case.id)).execute()
 
 
 def sla_scan(day=None):
@@ -393,7 +397,8 @@ def sla_scan(day=None):
     day = day or today()
     opened = stopped = 0
     flows = {}
-    running = Case.select().where(Case.accepted_on.is_null(False) & Case.finished_on.is_null()).order_by(Case.id)
+    running = (case for county in sharding.counties() for case in Case.select().where(
+        (Case.county_code == county) & Case.accepted_on.is_null(False) & Case.finished_on.is_null()).order_by(Case.id))
     for case in running:
         flow = flows.setdefault(case.workflow, wf.load(case.workflow))
         if flow.clock_paused(case.state) or flow.is_final(case.state):
@@ -410,7 +415,7 @@ def sla_scan(day=None):
             stopped += 1
             continue
         if case.due_day and case.due_day < day and not Escalation.select().where(
-                Escalation.open_case == case.id).exists():
+                (Escalation.county_code == case.county_code) & (Escalation.open_case == case.id)).exists():
             with transaction():
                 Escalation.create(county_code=case.county_code, case=case, open_case=case.id, reason="overdue")
                 _event(case, None, "escalate", case.state, note="overdue", role="system")
@@ -454,7 +459,8 @@ def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
     if not _case_permissions(from_staff) <= _case_permissions(to_staff):
         raise wf.TransitionError(_l("The successor's role cannot hold these cases: choose a successor "
                                     "whose role may do what the departing role did."))
-    held = Case.select().where((Case.owner == from_staff.id) | (Case.assignee == from_staff.id)).order_by(Case.id)
+    held = Case.select().where((Case.county_code == from_staff.county_code)
+                               & ((Case.owner == from_staff.id) | (Case.assignee == from_staff.id))).order_by(Case.id)
     outside = held.where(~scope.condition(User(to_staff), Case)).count() if held.exists() else 0
     if outside:
         raise wf.TransitionError(_l("%(n)d of these cases lie outside the successor's area.", n=outside))
@@ -473,7 +479,8 @@ def handover(from_staff: Staff, to_staff: Staff, actor, note="", disable=False):
             _event(case, actor, "handover", case.state, note=note, data={"from": from_staff.id, "to": to_staff.id})
             moved.append({"id": case.id, "number": case.number, "state": case.state, "workflow": case.workflow,
                           "as": roles})
-        parts = Subtask.update(helper=to_staff.id).where((Subtask.helper == from_staff.id)
+        parts = Subtask.update(helper=to_staff.id).where((Subtask.county_code == from_staff.county_code)
+                                                         & (Subtask.helper == from_staff.id)
                                                          & (Subtask.state == "open")).execute()
         record = Handover.create(county_code=from_staff.county_code, from_staff=from_staff, to_staff=to_staff,
                                  actor=getattr(actor, "id", None), cases=moved,

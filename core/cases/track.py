@@ -47,7 +47,7 @@ def _show(case):
     from .. import personal
 
     events = list(CaseEvent.select(CaseEvent.at, CaseEvent.action, CaseEvent.to_state, CaseEvent.note, CaseEvent.data)
-                  .where(CaseEvent.case == case).order_by(CaseEvent.id))
+                  .where((CaseEvent.case == case) & (CaseEvent.county_code == case.county_code)).order_by(CaseEvent.id))
     # the reason of the last decline or one-time notice (一次性告知), masked like every free text
     notice = next((e for e in reversed(events) if e.action in ("decline", "one_time_notice")), None)
     reason = missing = None
@@ -113,7 +113,7 @@ def track(number=""):
     if _locked(number):
         return _ask(number, _("Too many wrong tries for this receipt number or from this address. "
                               "Try again in an hour, or use the QR code on the receipt."), 429)
-    case = Case.get_or_none(Case.number == number)
+    case = Case.get_or_none((Case.county_code == number[:6]) & (Case.number == number))  # the number names its county
     phone = (case.phone() or "") if case is not None else ""
     if case is None or not hmac.compare_digest(phone[-4:].encode(), digits.encode()):
         _failed(number)

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, catalog, item_search, personal, scope
+from .. import audit, catalog, item_search, personal, scope, sharding
 from ..db import transaction
 from ..permissions import can, require
 from ..hardening import int_arg
@@ -254,7 +254,8 @@ def list_cases():
         drilled = {k: request.args.get(k) for k in ("metric", "part", "township", "site", "from", "to")}
     if request.args.get("mine"):
         query = query.where((Case.owner == current_user.id) | (Case.assignee == current_user.id) | Case.id.in_(
-            Subtask.select(Subtask.case).where(Subtask.helper == current_user.id)))
+            Subtask.select(Subtask.case).where((Subtask.county_code == current_user.county_code)
+                                               & (Subtask.helper == current_user.id))))
     # the green channel (绿色通道) first, then the newest
     cases = list(query.order_by(Case.green_channel.is_null(), Case.id.desc()).limit(200))
     total = scope.count_cases(current_user)
@@ -278,10 +279,11 @@ def detail(case_id):
     case = scope.case_or_404(current_user, case_id)
     revealed = personal.reveal_requested(case, "detail")
     flow = wf.load(case.workflow)
-    events = list(CaseEvent.select().where(CaseEvent.case == case).order_by(CaseEvent.id))
+    events = list(CaseEvent.select().where(sharding.of(CaseEvent.case, case)).order_by(CaseEvent.id))
     staff = {s.id: s for s in Staff.select().where(Staff.county_code == case.county_code)}
-    parts = list(Subtask.select().where(Subtask.case == case).order_by(Subtask.id))
-    escalation = Escalation.get_or_none(Escalation.open_case == case.id)
+    parts = list(Subtask.select().where(sharding.of(Subtask.case, case)).order_by(Subtask.id))
+    escalation = Escalation.get_or_none((Escalation.county_code == case.county_code)
+                                        & (Escalation.open_case == case.id))
     answers, files = case_answers(case, _lang())
     response = make_response(render_template(
         "cases/detail.html", case=case, flow=flow, events=events, staff=staff, parts=parts,
@@ -457,7 +459,7 @@ def notice(case_id, kind):
     action = {"decline": "decline", "one_time": "one_time_notice"}.get(kind)
     if action is None:
         abort(404)
-    event = (CaseEvent.select().where((CaseEvent.case == case) & (CaseEvent.action == action))
+    event = (CaseEvent.select().where(sharding.of(CaseEvent.case, case) & (CaseEvent.action == action))
              .order_by(CaseEvent.id.desc()).first())
     if event is None:
         abort(404)

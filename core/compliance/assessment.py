@@ -54,14 +54,22 @@ def _ids(staff_query):
     return [s.id for s in staff_query.select(Staff.id)]
 
 
-def _held_counts(ids, where):
+def _counties(staff_query):
+    """The counties of the people of ``staff_query``: their cases are read
+    there only (core.sharding)."""
+    return sorted({s.county_code for s in staff_query.select(Staff.county_code)})
+
+
+def _held_counts(staff_query, where):
     """``{staff_id: number of held cases matching where}`` (owner or assignee,
     once per case and person)."""
     from ..cases.models import Case
 
+    ids, counties = _ids(staff_query), _counties(staff_query)
     out = {}
     for column in (Case.owner, Case.assignee):
-        for case_id, person in Case.select(Case.id, column).where(where & column.in_(ids)).tuples():
+        for case_id, person in Case.select(Case.id, column).where(
+                Case.county_code.in_(counties) & where & column.in_(ids)).tuples():
             out.setdefault(person, set()).add(case_id)
     return out
 
@@ -71,7 +79,8 @@ def taken(staff_query, period):
 
     since, until = _bounds(period)
     rows = (Case.select(Case.owner, fn.COUNT(Case.id)).where(
-        Case.owner.in_(_ids(staff_query)) & (Case.created_at >= since) & (Case.created_at < until))
+        Case.county_code.in_(_counties(staff_query)) & Case.owner.in_(_ids(staff_query))
+        & (Case.created_at >= since) & (Case.created_at < until))
         .group_by(Case.owner).tuples())
     return {owner: n for owner, n in rows}
 
@@ -79,14 +88,14 @@ def taken(staff_query, period):
 def finished(staff_query, period):
     from ..cases.models import Case
 
-    held = _held_counts(_ids(staff_query), Case.finished_on.between(*period))
+    held = _held_counts(staff_query, Case.finished_on.between(*period))
     return {k: len(v) for k, v in held.items()}
 
 
 def on_time(staff_query, period):
     from ..cases.models import Case
 
-    held = _held_counts(_ids(staff_query), Case.finished_on.between(*period)
+    held = _held_counts(staff_query, Case.finished_on.between(*period)
                         & (Case.due_day.is_null() | (Case.finished_on <= Case.due_day)))
     return {k: len(v) for k, v in held.items()}
 
@@ -97,7 +106,7 @@ def overdue(staff_query, period):
 
     last = min(period[1], today() - datetime.timedelta(days=1))
     late = Case.finished_on.is_null() | (Case.finished_on > Case.due_day)
-    held = _held_counts(_ids(staff_query), Case.due_day.between(period[0], last) & late
+    held = _held_counts(staff_query, Case.due_day.between(period[0], last) & late
                         & Case.state.not_in(DROPPED))
     return {k: len(v) for k, v in held.items()}
 
@@ -107,19 +116,21 @@ def escalated(staff_query, period):
 
     since, until = _bounds(period)
     opened = Case.id.in_(Escalation.select(Escalation.case).where(
-        (Escalation.opened_at >= since) & (Escalation.opened_at < until)))
-    held = _held_counts(_ids(staff_query), opened)
+        (Escalation.county_code == Case.county_code) & (Escalation.opened_at >= since)
+        & (Escalation.opened_at < until)))
+    held = _held_counts(staff_query, opened)
     return {k: len(v) for k, v in held.items()}
 
 
 def mean_rating(staff_query, period):
     from ..cases.models import Case
 
-    ids = _ids(staff_query)
+    ids, counties = _ids(staff_query), _counties(staff_query)
     ratings = {}
     for column in (Case.owner, Case.assignee):
         rows = Case.select(Case.id, column, Case.rating).where(
-            column.in_(ids) & Case.finished_on.between(*period) & Case.rating.is_null(False)).tuples()
+            Case.county_code.in_(counties) & column.in_(ids) & Case.finished_on.between(*period)
+            & Case.rating.is_null(False)).tuples()
         for case_id, person, rating in rows:
             ratings.setdefault(person, {})[case_id] = rating
     return {k: round(sum(v.values()) / len(v), 2) for k, v in ratings.items()}
@@ -210,7 +221,8 @@ def assess(county: str, period, staff_query=None, area: str = "") -> dict:
             r["bottom"] = True
     notes = {}
     for note in AssessmentNote.select().where(
-            AssessmentNote.staff.in_([r["staff_id"] for r in rows]) & (AssessmentNote.period_start == period[0])
+            (AssessmentNote.county_code == county) & AssessmentNote.staff.in_([r["staff_id"] for r in rows])
+            & (AssessmentNote.period_start == period[0])
             & (AssessmentNote.period_end == period[1])).order_by(AssessmentNote.id):
         notes[note.staff_id] = note
     from .. import personal

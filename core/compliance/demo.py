@@ -59,7 +59,7 @@ def load_demo_accounts(county):
             old = site_mod.start(site, code, str(year - 1), user)
             _fill(site, old, user, leave_gaps=False)
             site_mod.submit(site, old, user)
-            old = SiteAssessment.get_by_id(old.id)
+            old = SiteAssessment.get((SiteAssessment.id == old.id) & (SiteAssessment.county_code == old.county_code))
             answers = list(old.answers)
             decisions = {a.requirement: ("accepted", "") for a in answers}
             if answers:

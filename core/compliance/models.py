@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import peewee
 
-from ..models import BaseModel, JSONField, Staff, utcnow
+from ..models import BaseModel, JSONField, Staff, TenantForeignKeyField, TenantMixin, utcnow
 
 ASSESSMENT_STATES = ("draft", "submitted", "reviewed")
 
 
-class SiteAssessment(BaseModel):
+class SiteAssessment(TenantMixin, BaseModel):
     """One site's self-assessment against one site standard for a period
     (``2026`` or ``2026-12``); all of them are kept (history). ``measured``
     is what the computed criteria said when it was submitted."""
@@ -33,12 +33,12 @@ class SiteAssessment(BaseModel):
         indexes = ((("site_code", "standard", "period"), True),)
 
 
-class AssessmentAnswer(BaseModel):
+class AssessmentAnswer(TenantMixin, BaseModel):
     """The site's answer to one requirement without a computed measure:
     met or not, a note, an evidence file; the county's review of it."""
 
     county_code = peewee.CharField(max_length=6, index=True)
-    assessment = peewee.ForeignKeyField(SiteAssessment, backref="answers", on_delete="RESTRICT")
+    assessment = TenantForeignKeyField(SiteAssessment, backref="answers", on_delete="RESTRICT")
     requirement = peewee.CharField(max_length=80)
     status = peewee.CharField(max_length=10)  # met | not_met
     note = peewee.TextField(default="")  # free text: personal numbers as tokens
@@ -53,7 +53,7 @@ class AssessmentAnswer(BaseModel):
         indexes = ((("assessment", "requirement"), True),)
 
 
-class AssessmentNote(BaseModel):
+class AssessmentNote(TenantMixin, BaseModel):
     """The supervisor's note on a staff member's assessment for a period
     (each note is kept; the latest is shown)."""
 
@@ -69,7 +69,7 @@ class AssessmentNote(BaseModel):
         table_name = "assessment_note"
 
 
-class WorkLog(BaseModel):
+class WorkLog(TenantMixin, BaseModel):
     """What a station's work log (工作日志) says by hand for one day: who
     was on duty, the problems met and the coordination asked for; the
     counts come from the cases."""

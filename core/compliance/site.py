@@ -22,7 +22,7 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
-from .. import audit, catalog, personal, registry
+from .. import audit, catalog, personal, registry, sharding
 from ..db import transaction
 from ..i18n import localized
 from ..models import Site, utcnow
@@ -57,8 +57,9 @@ def _measured(site, standard, requirement):
     return entry is not None and entry["check"] is not None
 
 
-def latest(site_code, standard):
-    return (SiteAssessment.select().where((SiteAssessment.site_code == site_code)
+def latest(site, standard):
+    return (SiteAssessment.select().where((SiteAssessment.county_code == site.county_code)
+                                          & (SiteAssessment.site_code == site.code)
                                           & (SiteAssessment.standard == standard))
             .order_by(SiteAssessment.period.desc(), SiteAssessment.id.desc()).first())
 
@@ -118,7 +119,7 @@ def gap_report(site, loaded=None) -> list[dict]:
         if loaded is not None:
             assessment, answers = loaded.get((site.code, standard["code"]), (None, {}))
         else:
-            assessment, answers = latest(site.code, standard["code"]), None
+            assessment, answers = latest(site, standard["code"]), None
         rows = requirement_rows(site, standard, assessment, answers)
         counts = {s: sum(1 for r in rows if r["status"] == s) for s in STATUSES}
         out.append({"standard": standard, "assessment": assessment, "rows": rows, "counts": counts,
@@ -139,7 +140,8 @@ def county_report(county: str, area: str = "") -> tuple[list[dict], list[dict]]:
             .order_by(SiteAssessment.period, SiteAssessment.id):
         loaded[(a.site_code, a.standard)] = (a, {})  # the last one wins: the latest period
     by_id = {a.id: answers for a, answers in loaded.values()}
-    for answer in AssessmentAnswer.select().where(AssessmentAnswer.assessment.in_(list(by_id))):
+    for answer in AssessmentAnswer.select().where((AssessmentAnswer.county_code == county)
+                                                  & AssessmentAnswer.assessment.in_(list(by_id))):
         by_id[answer.assessment_id][answer.requirement] = answer
     for site in Site.select().where((Site.county_code == county) & Site.region.startswith(area)) \
             .order_by(Site.region, Site.code):
@@ -184,7 +186,8 @@ def start(site, standard_code, period_text, actor):
     if standard_code not in {s["code"] for s in standards_for(site)}:
         raise ComplianceError(_("This standard does not apply to this site."))
     with transaction():
-        existing = SiteAssessment.get_or_none((SiteAssessment.site_code == site.code)
+        existing = SiteAssessment.get_or_none((SiteAssessment.county_code == site.county_code)
+                                              & (SiteAssessment.site_code == site.code)
                                               & (SiteAssessment.standard == standard_code)
                                               & (SiteAssessment.period == period_text))
         if existing:
@@ -240,7 +243,7 @@ def answer(site, assessment, code, status, note, evidence, actor):
         raise ComplianceError(_("This requirement is computed from the site's data."))
     note = personal.protect_text((note or "").strip()[:2000], "assessment_answer.note")
     with transaction():
-        row = AssessmentAnswer.get_or_none((AssessmentAnswer.assessment == assessment.id)
+        row = AssessmentAnswer.get_or_none(sharding.of(AssessmentAnswer.assessment, assessment)
                                            & (AssessmentAnswer.requirement == code))
         fields = dict(status=status, note=note, answered_by=actor.id, updated_at=utcnow(), review=None,
                       review_note="")
@@ -250,7 +253,8 @@ def answer(site, assessment, code, status, note, evidence, actor):
             AssessmentAnswer.create(county_code=assessment.county_code, assessment=assessment, requirement=code,
                                     **fields)
         else:
-            AssessmentAnswer.update(**fields).where(AssessmentAnswer.id == row.id).execute()
+            AssessmentAnswer.update(**fields).where((AssessmentAnswer.id == row.id)
+                                                    & (AssessmentAnswer.county_code == row.county_code)).execute()
         _audit("compliance.answer", assessment, actor, requirement=code, status=status,
                evidence=(evidence or {}).get("sha256"))
 
@@ -266,7 +270,8 @@ def submit(site, assessment, actor):
                     measured[r["code"]] = [r["status"], r.get("evidence", "")]
     with transaction():
         SiteAssessment.update(state="submitted", submitted_at=utcnow(), measured=measured).where(
-            (SiteAssessment.id == assessment.id) & (SiteAssessment.state == "draft")).execute()
+            (SiteAssessment.id == assessment.id) & (SiteAssessment.county_code == assessment.county_code)
+            & (SiteAssessment.state == "draft")).execute()
         _audit("compliance.submit", assessment, actor, measured=len(measured))
 
 
@@ -283,10 +288,12 @@ def review(assessment, decisions: dict, note, actor):
         for code, (verdict, text) in decisions.items():
             AssessmentAnswer.update(review=verdict, review_note=personal.protect_text(
                 (text or "").strip()[:2000], "assessment_answer.review_note")).where(
-                AssessmentAnswer.id == answers[code].id).execute()
+                (AssessmentAnswer.id == answers[code].id)
+                & (AssessmentAnswer.county_code == assessment.county_code)).execute()
         SiteAssessment.update(state="reviewed", reviewed_by=actor.id, reviewed_at=utcnow(),
                               review_note=personal.protect_text((note or "").strip()[:2000],
                                                                 "site_assessment.review_note")).where(
-            (SiteAssessment.id == assessment.id) & (SiteAssessment.state == "submitted")).execute()
+            (SiteAssessment.id == assessment.id) & (SiteAssessment.county_code == assessment.county_code)
+            & (SiteAssessment.state == "submitted")).execute()
         _audit("compliance.review", assessment, actor,
                decisions={code: verdict for code, (verdict, _n) in decisions.items()})

@@ -117,7 +117,8 @@ def compliance_site(code):
 
 
 def _site_page(site):
-    history = list(SiteAssessment.select().where(SiteAssessment.site_code == site.code)
+    history = list(SiteAssessment.select().where((SiteAssessment.county_code == site.county_code)
+                                                 & (SiteAssessment.site_code == site.code))
                    .order_by(SiteAssessment.period.desc(), SiteAssessment.id.desc()))
     return render_template("accounts/compliance_site.html", site=site, parts=site_mod.gap_report(site),
                            history=history, this_year=str(datetime.date.today().year))
@@ -294,7 +295,8 @@ def assessment_person(staff_id):
     row = next((r for r in result["rows"] if r["staff_id"] == staff.id), None)
     if row is None:
         abort(404)
-    notes = list(AssessmentNote.select().where((AssessmentNote.staff == staff.id)
+    notes = list(AssessmentNote.select().where((AssessmentNote.county_code == staff.county_code)
+                                               & (AssessmentNote.staff == staff.id)
                                                & (AssessmentNote.period_start == period[0])
                                                & (AssessmentNote.period_end == period[1]))
                  .order_by(AssessmentNote.id.desc()))

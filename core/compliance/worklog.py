@@ -21,7 +21,7 @@ import datetime
 
 from flask_babel import gettext as _
 
-from .. import audit, personal
+from .. import audit, personal, sharding
 from ..db import transaction
 from ..i18n import localized
 from ..models import Site, Staff, utcnow
@@ -62,7 +62,7 @@ def rows(sites, start, end, case_condition=None) -> list[dict]:
                  for s in Staff.select(Staff.id, Staff.region).where(Staff.county_code == county)}
     wanted = {a: k for k, actions in COUNTED.items() for a in actions}
     events = (CaseEvent.select(CaseEvent.actor, CaseEvent.action, CaseEvent.at, Case.data, Case.id)
-              .join(Case, on=(CaseEvent.case == Case.id))
+              .join(Case, on=sharding.join_on(CaseEvent.case))
               .where((CaseEvent.county_code == county) & (CaseEvent.at >= since) & (CaseEvent.at < until)
                      & CaseEvent.action.in_(list(wanted))))
     if case_condition is not None:
@@ -104,7 +104,8 @@ def rows(sites, start, end, case_condition=None) -> list[dict]:
             bucket = counts.setdefault((region, day), {})
             bucket["finished"] = bucket.get("finished", 0) + 1
     entries = {(w.site_code, w.day): w for w in WorkLog.select().where(
-        WorkLog.site_code.in_([s.code for s in sites]) & WorkLog.day.between(start, end))}
+        (WorkLog.county_code == county) & WorkLog.site_code.in_([s.code for s in sites])
+        & WorkLog.day.between(start, end))}
     out = []
     for day in _days(start, end):
         for site in sites:
@@ -136,10 +137,12 @@ def write(site, day, on_duty, problems, coordination, actor):
                   coordination=personal.protect_text((coordination or "").strip()[:4000], "work_log.coordination"),
                   author=actor.id, updated_at=utcnow())
     with transaction():
-        entry = WorkLog.get_or_none((WorkLog.site_code == site.code) & (WorkLog.day == day))
+        entry = WorkLog.get_or_none((WorkLog.county_code == site.county_code) & (WorkLog.site_code == site.code)
+                                    & (WorkLog.day == day))
         if entry is None:
             WorkLog.create(county_code=site.county_code, site_code=site.code, day=day, **fields)
         else:
-            WorkLog.update(**fields).where(WorkLog.id == entry.id).execute()
+            WorkLog.update(**fields).where((WorkLog.id == entry.id)
+                                           & (WorkLog.county_code == site.county_code)).execute()
         audit.record("work_log.write", f"site:{site.code}", actor=actor.username, role=actor.role,
                      county_code=site.county_code, payload={"day": day.isoformat()})

@@ -10,7 +10,7 @@ import secrets
 import peewee
 
 from ..cases.models import Case
-from ..models import BaseModel, Staff, utcnow
+from ..models import BaseModel, Staff, TenantForeignKeyField, TenantMixin, utcnow
 
 APPOINTMENT_STATES = ("booked", "cancelled", "no_show", "served")
 HOME_VISIT_STATES = ("requested", "scheduled", "case_created", "consulted", "cancelled")
@@ -20,7 +20,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-class Appointment(BaseModel):
+class Appointment(TenantMixin, BaseModel):
     """One booked seat of one slot. ``seat`` is 1..capacity while the
     appointment holds it and NULL once cancelled (NULLs don't collide), so the
     unique (site, day, start, seat) index enforces the capacity on both
@@ -58,7 +58,7 @@ class Appointment(BaseModel):
         return decrypt(self.phone_enc, "appointment.phone")
 
 
-class HomeVisit(BaseModel):
+class HomeVisit(TenantMixin, BaseModel):
     """A request for a visit at home (上门服务) for a person who cannot come;
     assigned to the grid agent of the village or group."""
 
@@ -76,7 +76,7 @@ class HomeVisit(BaseModel):
     requested_by = peewee.ForeignKeyField(Staff, null=True, backref="home_visits_requested", on_delete="RESTRICT")
     visit_day = peewee.DateField(null=True)
     state = peewee.CharField(max_length=12, default="requested", index=True)
-    case = peewee.ForeignKeyField(Case, null=True, backref="home_visits", on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, null=True, backref="home_visits", on_delete="RESTRICT")
     note = peewee.TextField(null=True)  # the consultation record
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)

@@ -82,7 +82,8 @@ def free_slots(site: Site, day: datetime.date, at=None) -> list[dict]:
     at = at or now()
     taken = {}
     for row in (Appointment.select(Appointment.start, peewee.fn.COUNT(Appointment.id).alias("n"))
-                .where((Appointment.site_code == site.code) & (Appointment.day == day) & Appointment.seat.is_null(False))
+                .where((Appointment.county_code == site.county_code) & (Appointment.site_code == site.code)
+                       & (Appointment.day == day) & Appointment.seat.is_null(False))
                 .group_by(Appointment.start)):
         taken[row.start] = row.n
     out = []
@@ -182,14 +183,15 @@ def set_state(appointment: Appointment, action: str, actor=None) -> Appointment:
     with transaction():
         changed = (Appointment.update(state=TRANSITIONS[action], updated_at=utcnow(),
                                       seat=None if action == "cancel" else Appointment.seat)
-                   .where((Appointment.id == appointment.id) & (Appointment.state == "booked")).execute())
+                   .where((Appointment.id == appointment.id) & (Appointment.county_code == appointment.county_code)
+                          & (Appointment.state == "booked")).execute())
         if not changed:
             raise HallError(_l("This appointment is no longer open."))
         audit.record(f"appointment.{action}", f"appointment:{appointment.id}",
                      actor=getattr(actor, "username", "citizen"), role=getattr(actor, "role", "citizen"),
                      county_code=appointment.county_code, payload={"site": appointment.site_code,
                                                                   "day": appointment.day.isoformat()})
-    return Appointment.get_by_id(appointment.id)
+    return Appointment.get((Appointment.id == appointment.id) & (Appointment.county_code == appointment.county_code))
 
 
 # --- home visits ------------------------------------------------------------------
@@ -257,11 +259,12 @@ def record_visit(visit: HomeVisit, actor, *, visit_day=None, case=None, note=Non
         raise HallError(_l("Give a visit date, the case it became or a consultation note."))
     with transaction():
         changed = (HomeVisit.update(**changes)
-                   .where((HomeVisit.id == visit.id) & HomeVisit.state.in_(["requested", "scheduled"])).execute())
+                   .where((HomeVisit.id == visit.id) & (HomeVisit.county_code == visit.county_code)
+                          & HomeVisit.state.in_(["requested", "scheduled"])).execute())
         if not changed:
             raise HallError(_l("This home visit is already closed."))
         audit.record(f"home_visit.{changes.get('state')}", f"home_visit:{visit.id}", actor=actor.username,
                      role=actor.role, county_code=visit.county_code,
                      payload={"visit_day": visit_day.isoformat() if visit_day else None,
                               "case": case.number if case is not None else None})
-    return HomeVisit.get_by_id(visit.id)
+    return HomeVisit.get((HomeVisit.id == visit.id) & (HomeVisit.county_code == visit.county_code))

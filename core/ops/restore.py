@@ -151,8 +151,13 @@ def sample_decrypt(app) -> int:
     cipher = state.current_cipher()
     done = 0
     try:
-        rows = list(Case.select().order_by(Case.id).limit(SAMPLE)) + \
-            list(Case.select().order_by(Case.id.desc()).limit(SAMPLE))
+        from .. import sharding
+
+        rows = []
+        for county in sharding.counties():  # the first and the last cases of each county
+            of_county = Case.select().where(Case.county_code == county)
+            rows += list(of_county.order_by(Case.id).limit(SAMPLE)) + \
+                list(of_county.order_by(Case.id.desc()).limit(SAMPLE))
         for case in rows:
             number = cipher.decrypt(case.applicant_id_number, context="cases.applicant_id_number")
             phone = cipher.decrypt(case.applicant_phone, context="cases.applicant_phone")

@@ -33,7 +33,11 @@ def missing_uploads(app) -> list[str]:
     folder = Path(app.config["BANGBAN"]["DATA_DIR"]) / "uploads"
     digest = re.compile(r"^[0-9a-f]{64}$")
     missing = []
-    for case in Case.select(Case.number, Case.data).iterator():
+    from .. import sharding
+
+    cases = (case for county in sharding.counties()
+             for case in Case.select(Case.number, Case.data).where(Case.county_code == county).iterator())
+    for case in cases:
         for value in (case.data or {}).values():
             for entry in (value if isinstance(value, list) else [value]):
                 sha = entry.get("sha256") if isinstance(entry, dict) else None

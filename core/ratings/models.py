@@ -5,10 +5,10 @@ from __future__ import annotations
 import peewee
 
 from ..cases.models import Case
-from ..models import BaseModel, Staff, utcnow
+from ..models import BaseModel, Staff, TenantForeignKeyField, TenantMixin, utcnow
 
 
-class Rating(BaseModel):
+class Rating(TenantMixin, BaseModel):
     """好差评: one per case and stage (一次一评 / 一事一评). ``level`` 5 非常满意
     … 1 非常不满意; 1 and 2 are 差评. Changeable until ``handled``."""
 
@@ -17,7 +17,7 @@ class Rating(BaseModel):
         indexes = ((("case", "stage"), True),)
 
     county_code = peewee.CharField(max_length=6, index=True)
-    case = peewee.ForeignKeyField(Case, backref="ratings", on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, backref="ratings", on_delete="RESTRICT")
     stage = peewee.CharField(max_length=12)        # acceptance | completion
     level = peewee.IntegerField()
     channel = peewee.CharField(max_length=12)      # qr | track | staff (a paper form entered by staff)
@@ -29,15 +29,15 @@ class Rating(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
 
 
-class Rectification(BaseModel):
+class Rectification(TenantMixin, BaseModel):
     """差评整改: the handling of one bad rating. ``state``: verify → rectify
     (due ``due_day``, ``assignee``) | appeal (the county decides) →
     callback → closed. ``escalated_at`` is set once by the SLA scan when
     the rectification is overdue."""
 
     county_code = peewee.CharField(max_length=6, index=True)
-    rating = peewee.ForeignKeyField(Rating, backref="rectifications", unique=True, on_delete="RESTRICT")
-    case = peewee.ForeignKeyField(Case, backref="rectifications", on_delete="RESTRICT")
+    rating = TenantForeignKeyField(Rating, backref="rectifications", unique=True, on_delete="RESTRICT")
+    case = TenantForeignKeyField(Case, backref="rectifications", on_delete="RESTRICT")
     state = peewee.CharField(max_length=10, index=True)
     assignee = peewee.ForeignKeyField(Staff, null=True, on_delete="RESTRICT", backref="rectifications")
     verify_note = peewee.TextField(default="")

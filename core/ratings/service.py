@@ -29,7 +29,7 @@ import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from .. import audit, catalog, personal, workdays
+from .. import audit, catalog, personal, sharding, workdays
 from ..db import is_postgres, transaction
 from ..models import Staff, utcnow
 from .models import Rating, Rectification
@@ -91,7 +91,7 @@ def open_stages(case) -> list[str]:
 def _locked(case):
     from ..cases.models import Case
 
-    query = Case.select().where(Case.id == case.id)
+    query = Case.select().where((Case.id == case.id) & (Case.county_code == case.county_code))
     return (query.for_update() if is_postgres() else query).get()
 
 
@@ -128,7 +128,8 @@ def record(case, stage, level, *, channel, rater="real_name", comment=None, acto
         case = _locked(case)
         if check_stage and stage not in open_stages(case):
             raise RatingError(_l("This stage of the case cannot be rated yet."))
-        rating = Rating.get_or_none((Rating.case == case.id) & (Rating.stage == stage))
+        rating = Rating.get_or_none((Rating.case == case.id) & (Rating.county_code == case.county_code)
+                                    & (Rating.stage == stage))
         before = None
         if rating is not None:
             if rating.handled:
@@ -146,7 +147,7 @@ def record(case, stage, level, *, channel, rater="real_name", comment=None, acto
                                    recorded_by=getattr(actor, "id", None))
         case.rating, case.rating_comment = level, rating.comment  # the case's latest rating
         case.save()
-        open_one = Rectification.get_or_none(Rectification.rating == rating.id)
+        open_one = Rectification.get_or_none(sharding.of(Rectification.rating, rating))
         if level in BAD and open_one is None:
             Rectification.create(county_code=case.county_code, rating=rating.id, case=case.id, state="verify")
         elif level not in BAD and open_one is not None:  # not handled yet, so still in verify
@@ -187,7 +188,8 @@ def supervisor_for(case):
 
 
 def _rect_locked(rect):
-    query = Rectification.select().where(Rectification.id == rect.id)
+    query = Rectification.select().where((Rectification.id == rect.id)
+                                         & (Rectification.county_code == rect.county_code))
     return (query.for_update() if is_postgres() else query).get()
 
 
@@ -225,7 +227,8 @@ def verify(rect, actor, outcome, note):
         else:
             rect.state, rect.appeal_reason = "appeal", note
         rect.save()
-        Rating.update(handled=True).where(Rating.id == rect.rating_id).execute()
+        Rating.update(handled=True).where((Rating.id == rect.rating_id)
+                                          & (Rating.county_code == rect.county_code)).execute()
         _audit("rectification.verify", rect.case, actor, {"rectification": rect.id, "outcome": outcome,
                                                           "due": rect.due_day, "assignee": rect.assignee_id})
     return rect
@@ -292,12 +295,14 @@ def scan_overdue(day=None):
 
     day = day or today()
     escalated = 0
-    overdue = (Rectification.select().where((Rectification.state == "rectify") & (Rectification.due_day < day)
-                                            & Rectification.escalated_at.is_null()).order_by(Rectification.id))
+    overdue = (rect for county in sharding.counties() for rect in Rectification.select().where(
+        (Rectification.county_code == county) & (Rectification.state == "rectify") & (Rectification.due_day < day)
+        & Rectification.escalated_at.is_null()).order_by(Rectification.id))
     for rect in overdue:
         with transaction():
             done = (Rectification.update(escalated_at=utcnow())
-                    .where((Rectification.id == rect.id) & Rectification.escalated_at.is_null()).execute())
+                    .where((Rectification.id == rect.id) & (Rectification.county_code == rect.county_code)
+                           & Rectification.escalated_at.is_null()).execute())
             if not done:
                 continue
             case = rect.case
@@ -309,13 +314,17 @@ def scan_overdue(day=None):
 
 # --- what is counted -------------------------------------------------------------
 
-def real_name_bad(case_ids):
-    """Real-name 差评 of the cases in ``case_ids`` (a subquery), those whose
-    appeal was upheld left out, with their rectification (LEFT JOIN)."""
+def real_name_bad(case_ids, county=None):
+    """Real-name 差评 of the cases in ``case_ids`` (a subquery) of ``county``
+    (None: of every county, a distributed query), those whose appeal was
+    upheld left out, with their rectification (LEFT JOIN)."""
     from peewee import JOIN
 
-    return (Rating.select(Rating, Rectification)
-            .join(Rectification, JOIN.LEFT_OUTER, on=(Rectification.rating == Rating.id))
+    query = (Rating.select(Rating, Rectification)
+             .join(Rectification, JOIN.LEFT_OUTER, on=sharding.join_on(Rectification.rating)))
+    if county is not None:
+        query = query.where(Rating.county_code == county)
+    return (query
             .where(Rating.case.in_(case_ids) & Rating.level.in_(BAD) & (Rating.rater == "real_name")
                    & (Rectification.appeal_outcome.is_null() | (Rectification.appeal_outcome != "upheld"))))
 
@@ -327,7 +336,7 @@ def invitations(cases, county, day=None):
 
     day = day or today()
     limit = day - datetime.timedelta(days=invite_after_days(county))
-    rated = Rating.select(Rating.case).where(Rating.stage == "completion")
+    rated = Rating.select(Rating.case).where((Rating.county_code == county) & (Rating.stage == "completion"))
     return (cases.where(Case.finished_on.is_null(False) & (Case.finished_on <= limit) & Case.id.not_in(rated)
                         & Case.state.not_in(NOT_SERVED))
             .order_by(Case.finished_on, Case.id))

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, catalog, personal, scope
+from .. import audit, catalog, personal, scope, sharding
 from ..cases.models import Case
 from ..cases.track import TOKEN, mask_name
 from ..db import transaction
@@ -51,8 +51,8 @@ def rate(token):
             done = True
         except service.RatingError as exc:
             status, error = 400, str(exc)
-        case = Case.get_by_id(case.id)
-    ratings = {r.stage: r for r in Rating.select().where(Rating.case == case.id)}
+        case = Case.get((Case.id == case.id) & (Case.county_code == case.county_code))
+    ratings = {r.stage: r for r in Rating.select().where(sharding.of(Rating.case, case))}
     return render_template("ratings/rate.html", case=case, item=case.item_record.content, token=token,
                            applicant=mask_name(case.applicant_name), stages=service.open_stages(case),
                            ratings=ratings, channel=channel, error=error, done=done,
@@ -82,7 +82,7 @@ def paper(case_id):
             return redirect(url_for("ratings.paper", case_id=case.id))
         except service.RatingError as exc:
             status, error = 400, str(exc)
-    ratings = {r.stage: r for r in Rating.select().where(Rating.case == case.id)}
+    ratings = {r.stage: r for r in Rating.select().where(sharding.of(Rating.case, case))}
     return render_template("ratings/paper.html", case=case, item=case.item_record.content, error=error,
                            stages=service.open_stages(case), ratings=ratings, levels=service.LEVELS), status
 
@@ -92,14 +92,17 @@ def paper(case_id):
 def _scoped_ratings(query=None):
     """Ratings of the cases the person may read."""
     query = query if query is not None else Rating.select()
-    return query.where(Rating.case.in_(scope.cases_for(current_user, Case.select(Case.id))))
+    return query.where((Rating.county_code == current_user.county_code)
+                       & Rating.case.in_(scope.cases_for(current_user, Case.select(Case.id))))
 
 
 def _rect_or_404(rect_id, permission):
     if not can(current_user, "case.read"):
         abort(404)
     require(permission)
-    rect = (Rectification.select().where((Rectification.id == rect_id) & Rectification.case.in_(
+    rect = (Rectification.select().where((Rectification.id == rect_id)
+                                         & (Rectification.county_code == current_user.county_code)
+                                         & Rectification.case.in_(
         scope.cases_for(current_user, Case.select(Case.id)))).first())
     if rect is None:
         abort(404)
@@ -116,9 +119,9 @@ def index():
     state = request.args.get("state", "")
     if state and state not in (*service.STATES, "open", "escalated"):
         raise BadInput(_("Unknown state."))
-    query = _scoped_ratings(Rating.select(Rating, Case).join(Case))
+    query = _scoped_ratings(Rating.select(Rating, Case).join(Case, on=sharding.join_on(Rating.case)))
     if state:
-        rects = Rectification.select(Rectification.rating)
+        rects = Rectification.select(Rectification.rating).where(Rectification.county_code == current_user.county_code)
         if state == "open":
             rects = rects.where(Rectification.state != "closed")
         elif state == "escalated":  # overdue, escalated by the SLA scan, not rectified yet
@@ -127,7 +130,8 @@ def index():
             rects = rects.where(Rectification.state == state)
         query = query.where(Rating.id.in_(rects))
     ratings = list(query.order_by(Rating.updated_at.desc(), Rating.id.desc()).limit(500))
-    rects = {r.rating_id: r for r in Rectification.select().where(Rectification.rating.in_([r.id for r in ratings]))}
+    rects = {r.rating_id: r for r in Rectification.select().where(
+        (Rectification.county_code == current_user.county_code) & Rectification.rating.in_([r.id for r in ratings]))}
     return render_template("ratings/index.html", ratings=ratings, rects=rects, state=state, today=service.today(),
                            states=service.STATES)
 
@@ -210,14 +214,15 @@ def _period():
 
 def _rows():
     start, end = _period()
-    query = _scoped_ratings(Rating.select(Rating, Case).join(Case))
+    query = _scoped_ratings(Rating.select(Rating, Case).join(Case, on=sharding.join_on(Rating.case)))
     if start:
         query = query.where(Rating.created_at >= datetime.datetime.combine(start, datetime.time.min))
     if end:
         query = query.where(Rating.created_at < datetime.datetime.combine(end + datetime.timedelta(days=1),
                                                                            datetime.time.min))
     ratings = list(query.order_by(Rating.created_at, Rating.id))
-    rects = {r.rating_id: r for r in Rectification.select().where(Rectification.rating.in_([r.id for r in ratings]))}
+    rects = {r.rating_id: r for r in Rectification.select().where(
+        (Rectification.county_code == current_user.county_code) & Rectification.rating.in_([r.id for r in ratings]))}
     return [(r, rects.get(r.id)) for r in ratings]
 
 

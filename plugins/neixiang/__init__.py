@@ -90,7 +90,7 @@ def major_joint(cases, period, scope):
     from core.cases.models import Case, Subtask
 
     accepted = cases.where((Case.kind == "major") & Case.accepted_on.is_null(False))
-    joint = accepted.where(Case.id.in_(Subtask.select(Subtask.case)))
+    joint = accepted.where(Case.id.in_(Subtask.select(Subtask.case).where(Subtask.county_code == Case.county_code)))
     return joint.count(), accepted.count()
 
 

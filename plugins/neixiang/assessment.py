@@ -33,7 +33,7 @@ def _cases_of(staff, start, end):
     from core.cases.models import Case, Subtask
 
     held = (Case.owner == staff.id) | (Case.assignee == staff.id) | Case.id.in_(
-        Subtask.select(Subtask.case).where(Subtask.helper == staff.id))
+        Subtask.select(Subtask.case).where((Subtask.county_code == staff.county_code) & (Subtask.helper == staff.id)))
     since = datetime.datetime.combine(start, datetime.time.min)
     until = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min)
     return list(Case.select().where((Case.county_code == staff.county_code) & held
