@@ -363,13 +363,28 @@ def _memo_get(scope, key, compute):
 
 
 def _unit_sites(scope):
-    """The sites of the unit: the site itself, a township's, the county's."""
+    """The sites of the unit: the site itself, a township's, the county's
+    (from an index of the county's sites built once per report)."""
     sites = _sites(scope)
-    if scope["level"] == "site":
-        return [s for s in sites if s.code == scope["code"]]
-    if scope["level"] == "township":
+    if scope["level"] == "county":
+        return sites
+    if scope.get("memo") is None:
+        if scope["level"] == "site":
+            return [s for s in sites if s.code == scope["code"]]
         return [s for s in sites if s.region.startswith(scope["code"])]
-    return sites
+
+    def index():
+        by_site, by_prefix = {}, {}
+        for s in sites:
+            by_site.setdefault(s.code, []).append(s)
+            for n in range(1, len(s.region) + 1):
+                by_prefix.setdefault(s.region[:n], []).append(s)
+        return by_site, by_prefix
+
+    by_site, by_prefix = _memo_get(scope, ("site_index", scope["county_code"]), index)
+    if scope["level"] == "site":
+        return by_site.get(scope["code"], [])
+    return by_prefix.get(scope["code"], [])
 
 
 def _staff(scope):
@@ -383,16 +398,24 @@ def _staff(scope):
 
 
 def staff_count(roles):
+    def by_region(scope):  # {region: active staff of the roles}, once per report
+        counts = {}
+        for s in _staff(scope):
+            if s.role in roles:
+                counts[s.region] = counts.get(s.region, 0) + 1
+        return counts
+
     def compute(cases, period=None, scope=None):
-        staff = [s for s in _staff(scope) if s.role in roles]
+        counts = _memo_get(scope, ("staff_by_region", scope["county_code"], tuple(roles)),
+                           lambda: by_region(scope))
         if scope["level"] == "county":
-            return len(staff), None
+            return sum(counts.values()), None
         if scope["level"] == "township":
-            return sum(1 for s in staff if s.region == scope["code"]), None
+            return counts.get(scope["code"], 0), None
         site = _unit_sites(scope)[0]
         if scope.get("site_level") == "village":
-            return sum(1 for s in staff if s.region.startswith(site.region)), None
-        return sum(1 for s in staff if s.region == site.region), None
+            return sum(n for region, n in counts.items() if region.startswith(site.region)), None
+        return counts.get(site.region, 0), None
 
     return compute
 
