@@ -174,7 +174,7 @@ def hand_written(database, flavour, period):
 def _sites_by_hand(database, flavour, out):
     """The sites metrics of every unit from one read each of the sites, the
     villages, the staff (grouped), the assessments and their answers."""
-    from core import registry
+    from core import catalog, registry
     from core.builtins import compliance
     from core.compliance import site as site_compliance
     from core.compliance.models import AssessmentAnswer, SiteAssessment
@@ -205,6 +205,8 @@ def _sites_by_hand(database, flavour, out):
             {str(value).strip()} if value else set())
 
     token = compliance._STAFF_COUNTS.set(staff)
+    pin = catalog.pinned()  # the catalog's version read once, like the report (and a request)
+    pin.__enter__()
     try:
         answers = {}
         for site in sites:
@@ -219,6 +221,7 @@ def _sites_by_hand(database, flavour, out):
                 "demonstration_points": bool(profile.get("demonstration")),
                 "service_stations": site.kind == "service_station" and not profile.get("demonstration")}
     finally:
+        pin.__exit__(None, None, None)
         compliance._STAFF_COUNTS.reset(token)
     covered = {s.region[:12] for s in sites if levels.get(s.kind) == "village" and len(s.region) >= 12}
     units = [(("county", COUNTY), sites, lambda region: True)]

@@ -190,6 +190,7 @@ def _kpi(county, period, user, metrics):
     values = {("county", county): {}, **{("township", t["code"]): {} for t in townships},
               **{("site", s["code"]): {} for s in sites}}
     by_unit = Case.township_code, Case.site_code
+    every = {(u["level"], u["code"]): u for u in (county_row, *townships, *sites)}
 
     # 1. every metric given by conditions: one grouped scan, summed up the levels
     summed = [e for e in entries.values() if e["numerator"] is not None and e["source"] == "cases"]
@@ -215,7 +216,7 @@ def _kpi(county, period, user, metrics):
         code = entry["code"]
         if entry["source"] != "cases":  # the catalog, the sites: per unit, from the memo
             for (level, unit_code), cells in values.items():
-                unit = _find(level, unit_code, county_row, townships, sites)
+                unit = every[(level, unit_code)]
                 cells[code] = _cell(entry, entry["compute"](cases, period, {**_scope_of(unit, county),
                                                                              "memo": memo}))
             continue
@@ -251,12 +252,6 @@ def _kpi(county, period, user, metrics):
                          "drill": e["numerator"] is not None and e["source"] == "cases"}
                         for e in entries.values()],
             "units": out_units}
-
-
-def _find(level, code, county_row, townships, sites):
-    if level == "county":
-        return county_row
-    return next(u for u in (townships if level == "township" else sites) if u["code"] == code)
 
 
 # --- targets ---------------------------------------------------------------------
