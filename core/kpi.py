@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime
 
-from peewee import fn
 
 from . import catalog, registry
 from .i18n import localized
@@ -195,17 +194,16 @@ def _kpi(county, period, user, metrics):
     # 1. every metric given by conditions: one grouped scan, summed up the levels
     summed = [e for e in entries.values() if e["numerator"] is not None and e["source"] == "cases"]
     if summed:
-        columns = list(by_unit)
+        columns, at = list(by_unit), []  # at: each metric's (numerator, denominator or None) column
         for entry in summed:
             num, den = registry.condition_sums(entry)
-            columns.append(num)
-            columns.append(den if den is not None else fn.COUNT(None))
-        totals = _summed_up(cases.select(*columns).group_by(*by_unit).tuples(), county, 2 * len(summed))
+            at.append((len(columns) - 2, None if den is None else len(columns) - 1))
+            columns += [num] + ([den] if den is not None else [])
+        totals = _summed_up(cases.select(*columns).group_by(*by_unit).tuples(), county, len(columns) - 2)
         for key, cells in values.items():
-            counts = totals.get(key)
-            for i, entry in enumerate(summed):
-                den = None if entry["denominator"] is None else (counts[2 * i + 1] if counts else 0)
-                cells[entry["code"]] = _cell(entry, ((counts[2 * i] if counts else 0), den))
+            counts = totals.get(key) or [0] * (len(columns) - 2)
+            for entry, (num_at, den_at) in zip(summed, at):
+                cells[entry["code"]] = _cell(entry, (counts[num_at], None if den_at is None else counts[den_at]))
 
     # 2. the others: additive ones grouped by township and site and summed
     # up; other grouped ones per level in SQL; catalog/sites ones per unit
