@@ -398,23 +398,25 @@ def _staff(scope):
 
 
 def staff_count(roles):
-    def by_region(scope):  # {region: active staff of the roles}, once per report
-        counts = {}
+    def by_region(scope):  # ({region: active staff of the roles}, the same by region prefix), once per report
+        counts, under = {}, {}
         for s in _staff(scope):
             if s.role in roles:
                 counts[s.region] = counts.get(s.region, 0) + 1
-        return counts
+                for n in range(1, len(s.region) + 1):
+                    under[s.region[:n]] = under.get(s.region[:n], 0) + 1
+        return counts, under
 
     def compute(cases, period=None, scope=None):
-        counts = _memo_get(scope, ("staff_by_region", scope["county_code"], tuple(roles)),
-                           lambda: by_region(scope))
+        counts, under = _memo_get(scope, ("staff_by_region", scope["county_code"], tuple(roles)),
+                                  lambda: by_region(scope))
         if scope["level"] == "county":
             return sum(counts.values()), None
         if scope["level"] == "township":
             return counts.get(scope["code"], 0), None
         site = _unit_sites(scope)[0]
         if scope.get("site_level") == "village":
-            return sum(n for region, n in counts.items() if region.startswith(site.region)), None
+            return under.get(site.region, 0) if site.region else sum(counts.values()), None
         return counts.get(site.region, 0), None
 
     return compute
