@@ -14,12 +14,18 @@ entries first, then any county's (for national kinds such as workflows).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from flask import current_app, g, has_request_context
 import peewee
 from peewee import fn
 
 from .models import MetadataRecord, MetadataSync
 
+
+#: the catalog's version pinned by :func:`pinned` (a report outside a request)
+_PINNED = contextvars.ContextVar("bangban_catalog_version", default=None)
 
 #: (name, database class, arity) -> (SQL, parameter slots): the catalog's few queries, compiled
 #: by peewee once (compiling a query costs more than running it on an indexed table)
@@ -68,6 +74,9 @@ def version() -> int:
     (:func:`version_query` in its statement, see core.sessions), else here."""
     if has_request_context() and "_bangban_catalog_version" in g:
         return g._bangban_catalog_version
+    pinned_version = _PINNED.get()
+    if pinned_version is not None:
+        return pinned_version
     sql, params = _plan("version", lambda: MetadataSync.select(fn.MAX(MetadataSync.id)), ())
     value = MetadataRecord._meta.database.execute_sql(sql, params).fetchone()[0] or 0
     remember_version(value)
@@ -79,6 +88,21 @@ def version_query():
     request runs anyway (the session check), so that reading it costs no
     statement of its own."""
     return MetadataSync.select(fn.COALESCE(fn.MAX(MetadataSync.id), 0))
+
+
+@contextlib.contextmanager
+def pinned():
+    """The catalog's version read once for the block (a report run outside
+    a request, e.g. ``bangban report``, reads it once, not once per lookup:
+    what a request does with its session check)."""
+    if _PINNED.get() is not None or (has_request_context() and "_bangban_catalog_version" in g):
+        yield
+        return
+    token = _PINNED.set(version())
+    try:
+        yield
+    finally:
+        _PINNED.reset(token)
 
 
 def remember_version(value):

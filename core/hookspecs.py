@@ -247,10 +247,13 @@ def register_metrics(register):
       cases behind it;
     * ``compute_by=fn(cases, period, scope, by)`` returning ``{key: (num,
       den)}`` grouped in SQL by the case fields ``by`` (``key`` the tuple
-      of their values);
+      of their values); with ``additive=True`` (counts of cases that add
+      up, not distinct things) the report asks once, ``by`` township and
+      site, and sums up the levels, else once per level;
     * ``compute=fn(cases, period, scope)`` returning ``(numerator,
       denominator)`` of one unit (the report calls it once per site,
-      township and county).
+      township and county: its statements grow with the units, so give a
+      ``compute_by`` too; ``compute`` alone is for a handful of units).
 
     ``cases`` is a peewee query of the scoped cases filed in the period,
     ``period`` a ``(start, end)`` date pair or None, ``scope`` a dict
@@ -258,7 +261,10 @@ def register_metrics(register):
     its ``site_kind`` and ``site_level``). A ``source="catalog"`` metric
     measures the catalog, not the cases (item counts), a ``source="sites"``
     one the sites and their staff (agents posted, features); both are
-    computed per unit. A code registered twice is an error naming both plugins. All
+    computed per unit from what they read once per report into
+    ``scope["memo"]`` (a dict shared by all units and metrics of one
+    report): a statement per unit there makes the report grow with the
+    sites. A code registered twice is an error naming both plugins. All
     results are used."""
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime
 
-from peewee import fn
 
 from . import catalog, registry
 from .i18n import localized
@@ -148,50 +147,85 @@ def _scope_of(unit, county):
 def kpi(county, period=None, user=None, metrics=None):
     """The KPI report: every registered metric for the county, each
     township and each site (``{"county", "period", "metrics", "units"}``;
-    a unit's ``values`` map metric → ``{num, den, value}``)."""
+    a unit's ``values`` map metric → ``{num, den, value}``).
+
+    The number of statements does not grow with the number of units: the
+    condition metrics are one grouped scan, an ``additive`` ``compute_by``
+    metric one query grouped by township and site, any other ``compute_by``
+    metric one grouped query per level; catalog and sites metrics read what
+    they need once per report (``scope["memo"]``). Only a plain
+    ``compute`` case metric (a plugin's without a grouped form) is still
+    asked once per unit."""
+    from . import catalog as catalog_module
+
+    with catalog_module.pinned():
+        return _kpi(county, period, user, metrics)
+
+
+def _summed_up(rows, county, width):
+    """``{(level, code): [sums]}`` of rows ``(township, site, *counts)``
+    grouped by township and site: each row counts for its site, its
+    township and the county."""
+    totals = {}
+    for row in rows:
+        township, site, counts = row[0], row[1], row[2:]
+        for key in (("county", county), ("township", township), ("site", site)):
+            if key[1] is None:
+                continue
+            bucket = totals.setdefault(key, [0] * width)
+            for i, n in enumerate(counts):
+                bucket[i] += int(n or 0)
+    return totals
+
+
+def _kpi(county, period, user, metrics):
     from .cases.models import Case
 
     period = period or default_period()
     county_row, townships, sites = units(county, user)
     entries = metrics or registry.metrics()
     cases = period_cases(county, period, user)
-    memo = {}  # what catalog metrics read once per report
+    memo = {}  # what catalog and sites metrics read once per report
     values = {("county", county): {}, **{("township", t["code"]): {} for t in townships},
               **{("site", s["code"]): {} for s in sites}}
+    by_unit = Case.township_code, Case.site_code
+    every = {(u["level"], u["code"]): u for u in (county_row, *townships, *sites)}
 
     # 1. every metric given by conditions: one grouped scan, summed up the levels
     summed = [e for e in entries.values() if e["numerator"] is not None and e["source"] == "cases"]
     if summed:
-        columns = [Case.township_code, Case.site_code]
+        columns, at = list(by_unit), []  # at: each metric's (numerator, denominator or None) column
         for entry in summed:
             num, den = registry.condition_sums(entry)
-            columns.append(num)
-            columns.append(den if den is not None else fn.COUNT(None))
-        totals = {}
-        for row in cases.select(*columns).group_by(Case.township_code, Case.site_code).tuples():
-            township, site, counts = row[0], row[1], row[2:]
-            for key in (("county", county), ("township", township), ("site", site)):
-                if key[1] is None:
-                    continue
-                bucket = totals.setdefault(key, [0] * len(counts))
-                for i, n in enumerate(counts):
-                    bucket[i] += int(n or 0)
+            at.append((len(columns) - 2, None if den is None else len(columns) - 1))
+            columns += [num] + ([den] if den is not None else [])
+        totals = _summed_up(cases.select(*columns).group_by(*by_unit).tuples(), county, len(columns) - 2)
         for key, cells in values.items():
-            counts = totals.get(key)
-            for i, entry in enumerate(summed):
-                den = None if entry["denominator"] is None else (counts[2 * i + 1] if counts else 0)
-                cells[entry["code"]] = _cell(entry, ((counts[2 * i] if counts else 0), den))
+            counts = totals.get(key) or [0] * (len(columns) - 2)
+            for entry, (num_at, den_at) in zip(summed, at):
+                cells[entry["code"]] = _cell(entry, (counts[num_at], None if den_at is None else counts[den_at]))
 
-    # 2. the others: grouped per level in SQL, or per unit
+    # 2. the others: additive ones grouped by township and site and summed
+    # up; other grouped ones per level in SQL; catalog/sites ones per unit
+    # from what they read once (memo); plain compute ones per unit
     for entry in entries.values():
         if entry in summed:
             continue
         code = entry["code"]
-        if entry["source"] != "cases":  # the catalog, the sites: per unit
+        if entry["source"] != "cases":  # the catalog, the sites: per unit, from the memo
             for (level, unit_code), cells in values.items():
-                unit = _find(level, unit_code, county_row, townships, sites)
+                unit = every[(level, unit_code)]
                 cells[code] = _cell(entry, entry["compute"](cases, period, {**_scope_of(unit, county),
                                                                              "memo": memo}))
+            continue
+        if entry["compute_by"] is not None and entry["additive"]:
+            grouped = entry["compute_by"](cases, period, {"county_code": county, "level": "site", "memo": memo},
+                                          by_unit)
+            rows = [(key[0], key[1], num, den) for key, (num, den) in grouped.items()]
+            totals = _summed_up(rows, county, 2)
+            for key, cells in values.items():
+                num, den = totals.get(key, (0, 0))
+                cells[code] = _cell(entry, (num, None if entry["unit"] == "count" else den))
             continue
         for level, field, rows in (("county", None, [county_row]), ("township", Case.township_code, townships),
                                    ("site", Case.site_code, sites)):
@@ -216,12 +250,6 @@ def kpi(county, period=None, user=None, metrics=None):
                          "drill": e["numerator"] is not None and e["source"] == "cases"}
                         for e in entries.values()],
             "units": out_units}
-
-
-def _find(level, code, county_row, townships, sites):
-    if level == "county":
-        return county_row
-    return next(u for u in (townships if level == "township" else sites) if u["code"] == code)
 
 
 # --- targets ---------------------------------------------------------------------

@@ -49,18 +49,25 @@ def _metric(plugin, args, kw):
       ``key`` the tuple of the values of the case fields ``by`` (one query
       grouped in SQL, whatever the number of groups);
     * ``compute=fn(cases, period, scope)``: ``(num, den)`` of one unit.
+
+    ``additive=True`` (with ``compute_by``): a unit's numbers are the sums
+    of its parts' (counts of cases, not of distinct things), so the KPI
+    report asks once, grouped by township and site, and sums up the levels.
     """
     code = args[0]
     entry = {"code": code, "label": kw.get("label", code), "compute": kw.get("compute"),
              "compute_by": kw.get("compute_by"), "numerator": kw.get("numerator"),
              "denominator": kw.get("denominator"), "unit": kw.get("unit", "rate"),
-             "levels": tuple(kw.get("levels", LEVELS)), "source": kw.get("source", "cases")}
+             "levels": tuple(kw.get("levels", LEVELS)), "source": kw.get("source", "cases"),
+             "additive": bool(kw.get("additive", False))}
     conditions = entry["numerator"] is not None
     if conditions and not (callable(entry["numerator"]) and (entry["denominator"] is None
                                                             or callable(entry["denominator"]))):
         raise RegistryError(f"plugin {plugin!r}: metric {code!r}: numerator and denominator are fn() -> condition")
     if entry["compute_by"] is not None and not callable(entry["compute_by"]):
         raise RegistryError(f"plugin {plugin!r}: metric {code!r}: compute_by is fn(cases, period, scope, by)")
+    if entry["additive"] and entry["compute_by"] is None and not conditions:
+        raise RegistryError(f"plugin {plugin!r}: metric {code!r}: additive=True goes with compute_by")
     if conditions:
         entry["compute_by"] = _by_conditions(entry)
     if entry["compute"] is None and entry["compute_by"] is not None:

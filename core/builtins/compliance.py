@@ -8,6 +8,9 @@ gives no minimum). Requirement fields used: ``min``, ``items``, ``role``.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -50,6 +53,41 @@ def _listed(site, key, requirement, what):
     return MET, _("%(what)s: all %(n)d present", what=what, n=len(wanted))
 
 
+#: ``{(county, region, role): active staff}`` read in one grouped query for
+#: a batch of sites (the KPI report's site compliance), see :func:`staff_counts`
+_STAFF_COUNTS = contextvars.ContextVar("bangban_staff_counts", default=None)
+
+
+@contextlib.contextmanager
+def staff_counts(county):
+    """Within the block, the criteria count a site's active staff from one
+    grouped query of the county's (read here), not one query per site and
+    role."""
+    from peewee import fn
+
+    from ..models import Staff
+
+    counts = {}
+    for region, role, n in (Staff.select(Staff.region, Staff.role, fn.COUNT(Staff.id))
+                            .where((Staff.county_code == county) & Staff.active)
+                            .group_by(Staff.region, Staff.role).tuples()):
+        counts[(county, region, role)] = n
+        counts[(county, region, None)] = counts.get((county, region, None), 0) + n
+    token = _STAFF_COUNTS.set(counts)
+    try:
+        yield
+    finally:
+        _STAFF_COUNTS.reset(token)
+
+
+def _active_count(site, role=None):
+    """Active staff (of ``role``) posted to the site's region."""
+    counts = _STAFF_COUNTS.get()
+    if counts is not None:
+        return counts.get((site.county_code, site.region, role or None), 0)
+    return _active_staff(site, role).count()
+
+
 def _active_staff(site, role=None):
     from ..models import Staff
 
@@ -79,7 +117,7 @@ def min_area(site, standard, requirement):
 
 def agents_posted(site, standard, requirement):
     role = requirement.get("role")
-    have = _active_staff(site, role).count()
+    have = _active_count(site, role)
     from ..i18n import label
 
     what = _("active %(role)s posted to %(region)s", role=label("role", role) if role else _("staff"),
@@ -163,7 +201,7 @@ def staffing(site, standard, requirement):
         return UNKNOWN, _("The standard sets no staffing.")
     short, parts = [], []
     for row in rows:
-        have = _active_staff(site, row["role"]).count()
+        have = _active_count(site, row["role"])
         from ..i18n import label
 
         parts.append(_("%(what)s: %(have)s (at least %(need)s)", what=label("role", row["role"]), have=have,
@@ -325,13 +363,28 @@ def _memo_get(scope, key, compute):
 
 
 def _unit_sites(scope):
-    """The sites of the unit: the site itself, a township's, the county's."""
+    """The sites of the unit: the site itself, a township's, the county's
+    (from an index of the county's sites built once per report)."""
     sites = _sites(scope)
-    if scope["level"] == "site":
-        return [s for s in sites if s.code == scope["code"]]
-    if scope["level"] == "township":
+    if scope["level"] == "county":
+        return sites
+    if scope.get("memo") is None:
+        if scope["level"] == "site":
+            return [s for s in sites if s.code == scope["code"]]
         return [s for s in sites if s.region.startswith(scope["code"])]
-    return sites
+
+    def index():
+        by_site, by_prefix = {}, {}
+        for s in sites:
+            by_site.setdefault(s.code, []).append(s)
+            for n in range(1, len(s.region) + 1):
+                by_prefix.setdefault(s.region[:n], []).append(s)
+        return by_site, by_prefix
+
+    by_site, by_prefix = _memo_get(scope, ("site_index", scope["county_code"]), index)
+    if scope["level"] == "site":
+        return by_site.get(scope["code"], [])
+    return by_prefix.get(scope["code"], [])
 
 
 def _staff(scope):
@@ -345,16 +398,26 @@ def _staff(scope):
 
 
 def staff_count(roles):
+    def by_region(scope):  # ({region: active staff of the roles}, the same by region prefix), once per report
+        counts, under = {}, {}
+        for s in _staff(scope):
+            if s.role in roles:
+                counts[s.region] = counts.get(s.region, 0) + 1
+                for n in range(1, len(s.region) + 1):
+                    under[s.region[:n]] = under.get(s.region[:n], 0) + 1
+        return counts, under
+
     def compute(cases, period=None, scope=None):
-        staff = [s for s in _staff(scope) if s.role in roles]
+        counts, under = _memo_get(scope, ("staff_by_region", scope["county_code"], tuple(roles)),
+                                  lambda: by_region(scope))
         if scope["level"] == "county":
-            return len(staff), None
+            return sum(counts.values()), None
         if scope["level"] == "township":
-            return sum(1 for s in staff if s.region == scope["code"]), None
+            return counts.get(scope["code"], 0), None
         site = _unit_sites(scope)[0]
         if scope.get("site_level") == "village":
-            return sum(1 for s in staff if s.region.startswith(site.region)), None
-        return sum(1 for s in staff if s.region == site.region), None
+            return under.get(site.region, 0) if site.region else sum(counts.values()), None
+        return counts.get(site.region, 0), None
 
     return compute
 
@@ -425,10 +488,22 @@ def _assessments(scope):
 def _compliant(site, scope=None):
     from ..compliance import site as site_compliance
 
+    if scope is not None and scope.get("memo") is not None and _STAFF_COUNTS.get() is None:
+        counts = _memo_get(scope, ("staff_counts", scope["county_code"]), lambda: _staff_counts_of(scope))
+        token = _STAFF_COUNTS.set(counts)
+        try:
+            return _compliant(site, scope)
+        finally:
+            _STAFF_COUNTS.reset(token)
     parts = site_compliance.gap_report(site, _assessments(scope) if scope is not None else None)
     if not parts:
         return None
     return all(part["gaps"] == 0 for part in parts)
+
+
+def _staff_counts_of(scope):
+    with staff_counts(scope["county_code"]):
+        return _STAFF_COUNTS.get()
 
 
 def site_coverage(cases, period=None, scope=None):
@@ -436,13 +511,15 @@ def site_coverage(cases, period=None, scope=None):
         return None, None
     from ..models import Region
 
-    villages = Region.select(Region.code).where((Region.county_code == scope["county_code"])
-                                                & (Region.level == "village"))
+    def villages():  # the county's, read once per report
+        return [r.code for r in Region.select(Region.code).where((Region.county_code == scope["county_code"])
+                                                                 & (Region.level == "village"))]
+
+    codes = _memo_get(scope, ("villages", scope["county_code"]), villages)
     if scope["level"] == "township":
-        villages = villages.where(Region.code.startswith(scope["code"]))
+        codes = [c for c in codes if c.startswith(scope["code"])]
     kinds = registry_site_levels()
     covered = {s.region[:12] for s in _sites(scope) if kinds.get(s.kind) == "village" and len(s.region) >= 12}
-    codes = [r.code for r in villages]
     return sum(1 for c in codes if c in covered), len(codes)
 
 

@@ -15,16 +15,24 @@ def register_blueprints(register):
     register(work_bp)
 
 
-def green_channel_cases(cases, period=None, scope=None):
-    """Cases filed through the green channel (a count)."""
+def in_green_channel():
+    """A case filed through the green channel (the condition of the count:
+    the KPI report counts it in its one grouped scan, the covering index of
+    migration 0026 holds the column)."""
     from ..cases.models import Case
 
-    return cases.where(Case.green_channel.is_null(False)).count(), None
+    return Case.green_channel.is_null(False)
+
+
+def green_channel_cases(cases, period=None, scope=None):
+    """Cases filed through the green channel (a count)."""
+    return cases.where(in_green_channel()).count(), None
 
 
 @hookimpl
 def register_metrics(register):
-    register("green_channel_cases", label=_l("Green channel cases"), compute=green_channel_cases, unit="count")
+    register("green_channel_cases", label=_l("Green channel cases"), numerator=in_green_channel,
+             compute=green_channel_cases, unit="count")
 
 
 @hookimpl

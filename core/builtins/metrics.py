@@ -83,17 +83,21 @@ def online_rate_by(cases, period=None, scope=None, by=()):
 
     from ..models import MetadataRecord
 
+    from .. import catalog
+
     Case = _case()
     county = (scope or {}).get("county_code")
-    memo = (scope or {}).get("memo", {})
-    key = ("online_versions", county)
-    if key not in memo:
+
+    def online_versions():
         versions = MetadataRecord.select(MetadataRecord.id, MetadataRecord.content).where(
             MetadataRecord.kind == "items")
         if county:
             versions = versions.where(MetadataRecord.county_code.in_(["", county]))
-        memo[key] = [r.id for r in versions if r.content.get("online")]
-    online = memo[key]
+        return [r.id for r in versions if r.content.get("online")]
+
+    # every version of every item (old ones too: a case names the version it
+    # was filed under), decoded once per catalog version (a sync adds one)
+    online = catalog.cached("online_versions", county, online_versions)
     names = [f"g{i}" for i in range(len(by))]
     groups = cases.select(*[field.alias(name) for field, name in zip(by, names)],
                           Case.item_record.alias("v")).distinct().alias("d")

@@ -71,40 +71,53 @@ def sla_scan(day):
 
 # --- metrics and indicators --------------------------------------------------------------
 
-def _bad(cases, county):
+def _bad_by(cases, scope, by):
+    """``{key: (real-name 差评, rectified, called back)}`` of the cases
+    grouped by the case fields ``by``, in one query (the cases joined to
+    their ratings and rectifications); both metrics of one report share it
+    (``scope["memo"]``)."""
+    from peewee import JOIN, fn
+
     from ..cases.models import Case
     from ..ratings import service
+    from ..ratings.models import Rating, Rectification
 
-    return service.real_name_bad(cases.select(Case.id), county)
+    def load():
+        query = (cases.select(*by, fn.COUNT(Rating.id), fn.COUNT(Rectification.rectified_on),
+                              fn.COUNT(Rectification.callback_on))
+                 .join(Rating, on=sharding.join_on(Rating.case))
+                 .join(Rectification, JOIN.LEFT_OUTER, on=sharding.join_on(Rectification.rating))
+                 .where(Rating.level.in_(service.BAD) & (Rating.rater == "real_name")
+                        & (Rectification.appeal_outcome.is_null() | (Rectification.appeal_outcome != "upheld"))))
+        if by:
+            query = query.group_by(*by)
+        return {tuple(row[:len(by)]): tuple(int(n or 0) for n in row[len(by):]) for row in query.tuples()}
+
+    memo = (scope or {}).get("memo")
+    if memo is None:
+        return load()
+    key = ("ratings_bad_by", tuple(str(getattr(f, "column_name", f)) for f in by))
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
 
 
-def _share(cases, done, scope):
-    """(real-name 差评 with ``done`` set, real-name 差评), in one query."""
-    from peewee import fn
-
-    total, part = _bad(cases, (scope or {}).get("county_code")).select(fn.COUNT(1), fn.COUNT(done)).tuples().get()
-    return part or 0, total or 0
-
-
-def rectification_rate(cases, period=None, scope=None):
+def rectification_rate_by(cases, period=None, scope=None, by=()):
     """Real-name 差评 rectified / real-name 差评 (upheld appeals left out)."""
-    from ..ratings.models import Rectification
-
-    return _share(cases, Rectification.rectified_on, scope)
+    return {key: (rectified, total) for key, (total, rectified, _called) in _bad_by(cases, scope, by).items()}
 
 
-def callback_rate(cases, period=None, scope=None):
+def callback_rate_by(cases, period=None, scope=None, by=()):
     """Real-name 差评 called back / real-name 差评 (upheld appeals left out)."""
-    from ..ratings.models import Rectification
-
-    return _share(cases, Rectification.callback_on, scope)
+    return {key: (called, total) for key, (total, _rectified, called) in _bad_by(cases, scope, by).items()}
 
 
 @hookimpl
 def register_metrics(register):
     register("rectification_rate", label=_l("Rectification rate of real-name bad ratings"),
-             compute=rectification_rate, unit="rate")
-    register("callback_rate", label=_l("Callback rate of real-name bad ratings"), compute=callback_rate, unit="rate")
+             compute_by=rectification_rate_by, additive=True, unit="rate")
+    register("callback_rate", label=_l("Callback rate of real-name bad ratings"), compute_by=callback_rate_by,
+             additive=True, unit="rate")
 
 
 def _days(period):

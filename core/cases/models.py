@@ -24,9 +24,10 @@ LIST_INDEXES = (
     (("county_code", "department", "state"), False),
 )
 
-#: the columns of the index that covers the KPI aggregates (migration 0014)
+#: the columns of the index that covers the KPI aggregates (migration 0014;
+#: the green channel's column added by migration 0026)
 KPI_INDEX = ("county_code", "created_at", "township_code", "site_code", "intake_channel", "accepted_on",
-             "finished_on", "due_day", "rating", "item_record")
+             "finished_on", "due_day", "rating", "item_record", "green_channel")
 
 
 class Case(TenantMixin, BaseModel):

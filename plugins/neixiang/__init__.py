@@ -94,9 +94,37 @@ def major_joint(cases, period, scope):
     return joint.count(), accepted.count()
 
 
+def _grouped(query, by, num):
+    """``{key: (num, den)}``: ``query``'s cases grouped by ``by`` (one
+    statement), ``num`` the condition of the numerator's."""
+    from peewee import Case as SqlCase, fn
+
+    query = query.select(*by, fn.SUM(SqlCase(None, [(num, 1)], 0)), fn.COUNT(1))
+    if by:
+        query = query.group_by(*by)
+    return {tuple(row[:len(by)]): (int(row[-2] or 0), int(row[-1] or 0)) for row in query.tuples()}
+
+
+def instant_same_day_by(cases, period, scope, by=()):
+    """``instant_same_day`` per group of ``by``, in one query."""
+    from core.cases.models import Case
+
+    return _grouped(cases.where((Case.kind == "instant") & Case.state.in_(DONE)), by,
+                    Case.finished_on == Case.accepted_on)
+
+
+def major_joint_by(cases, period, scope, by=()):
+    """``major_joint`` per group of ``by``, in one query."""
+    from core.cases.models import Case, Subtask
+
+    return _grouped(cases.where((Case.kind == "major") & Case.accepted_on.is_null(False)), by,
+                    Case.id.in_(Subtask.select(Subtask.case)))
+
+
 @hookimpl
 def register_metrics(register):
+    # grouped (one statement per report, summed up from township and site)
     register("instant_same_day_rate", label=_l("Instant items finished the same day"), compute=instant_same_day,
-             unit="rate", levels=("site", "township", "county"))
+             compute_by=instant_same_day_by, additive=True, unit="rate", levels=("site", "township", "county"))
     register("major_joint_rate", label=_l("Major items handled jointly"), compute=major_joint,
-             unit="rate", levels=("site", "township", "county"))
+             compute_by=major_joint_by, additive=True, unit="rate", levels=("site", "township", "county"))
