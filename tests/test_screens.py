@@ -49,6 +49,7 @@ LANGS = ("zh_Hans_CN", "mn_Mong_CN", "en")
 SIZES = ((1366, 900), (390, 844))
 TABS = 4
 TIMES = {}
+PHASES = {}  # seconds spent in each step of a page, over all pages (where the time goes)
 #: pages whose records are codes by design: the back office's roles (the code is the record's key)
 CODES_SHOWN = ("/admin/roles/",)
 #: who opens a page, in this order of preference: the first whose role may see it
@@ -353,9 +354,17 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
     parts = urlsplit(path)
     url = base + parts.path + "?" + "&".join(q for q in (parts.query, f"lang={lang}") if q)
     where = (lang, user or "public", path)
-    started = time.monotonic()
+    started = last = time.monotonic()
+
+    def lap(phase):
+        nonlocal last
+        now = time.monotonic()
+        PHASES[phase] = PHASES.get(phase, 0) + now - last
+        last = now
+
     await page.set_viewport_size({"width": 1366, "height": 900})
     response = await page.goto(url, wait_until="load")
+    lap("load")
     if response is None or response.status != 200:
         problems.append((*where, "status", response.status if response else None))
         return
@@ -367,13 +376,16 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
         found = english_re.search(text)
         if found:
             problems.append((*where, "untranslated", text[max(found.start() - 30, 0):found.end() + 30]))
+    lap("text")
     missing = await page.evaluate(TOFU)
+    lap("tofu")
     if missing:
         problems.append((*where, "tofu", "".join(missing)))
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{user or 'public'}{path}").strip("_")[:150]
     for width, height in SIZES:
         await page.set_viewport_size({"width": width, "height": height})
         measured = await page.evaluate(MEASURE, width < 500)
+        lap("measure")
         widths[(*where, width)] = measured["scrollWidth"]
         if lang != "mn_Mong_CN" and measured["scrollWidth"] > measured["innerWidth"]:
             problems.append((*where, f"overflow at {width}", measured["scrollWidth"], measured["wide"]))
@@ -384,6 +396,7 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
         folder = SHOTS / lang / str(width)
         folder.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(folder / f"{name}.png"), animations="disabled", timeout=15000)
+        lap("screenshot")
     TIMES[where] = time.monotonic() - started
 
 
@@ -403,6 +416,7 @@ def test_every_page_fits_renders_every_glyph_and_speaks_the_language(demo_app, s
     with capsys.disabled():
         print(f"{time.monotonic() - started:.0f} s; screenshots of {len(jobs)} pages × {len(LANGS)} languages × {len(SIZES)} sizes: {SHOTS}")
         print("slowest:", sorted(TIMES.items(), key=lambda kv: -kv[1])[:12])
+        print("time in each step (all tabs together):", {k: round(v) for k, v in PHASES.items()})
         report = SHOTS / "widths.txt"
         report.write_text("\n".join(f"{w}\t{lang}\t{width}\t{user}\t{path}"
                                     for (lang, user, path, width), w in sorted(widths.items())), "utf-8")
