@@ -21,7 +21,9 @@ say what a route needs). A page fails on
   missing-glyph box: the same pixels mean the glyph is missing;
 * a raw code or untranslated interface text (tests/test_labels.py's checks).
 
-One server (in a process of its own), one browser, a few tabs at a time. SQLite only: what is checked
+One server (in a process of its own), one browser, a few tabs at a time (each
+going on in its page while the account and language stay; each distinct
+character's glyph checked once per font for the whole run). SQLite only: what is checked
 is the rendering, which does not depend on the database (the workbench and
 every page's data are tested on both databases elsewhere), and one run must
 stay within a few minutes.
@@ -218,37 +220,37 @@ MEASURE = r"""
 }
 """
 
-#: what a reader sees: the rendered text (not what is hidden) with the visible fields' placeholders and buttons' values
-VISIBLE_TEXT = r"""
-() => {
-  const parts = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {  // text in pre and code is data, as in test_labels
-    const node = walker.currentNode, el = node.parentElement;
-    if (!el || !node.data.trim() || el.closest('script, style, textarea, pre, code') || !el.getClientRects().length
-        || getComputedStyle(el).visibility === 'hidden') continue;
-    parts.push(node.data.trim());
-  }
-  for (const el of document.querySelectorAll('input[placeholder], textarea[placeholder], input[type=submit], input[type=button]'))
-    if (el.getClientRects().length) parts.push(el.placeholder || el.value || '');
-  return parts.join(' | ');
-}
-"""
-
-TOFU = r"""
+#: one walk over the page's text nodes, once its fonts are loaded: what a reader sees (the rendered
+#: text, not what is hidden, with the visible fields' placeholders and buttons' values; text in pre
+#: and code is data, as in test_labels) and the distinct characters drawn in each font stack
+#: (those of pre, code and fields too: every drawn character needs its glyph)
+TEXT_AND_CHARS = r"""
 async () => {
   await document.fonts.ready;
-  const byFont = new Map();
+  const parts = [], byFont = {};
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const node = walker.currentNode, el = node.parentElement;
-    if (!el || !node.data.trim() || !el.getClientRects().length) continue;
+    if (!el || !node.data.trim() || ['SCRIPT', 'STYLE'].includes(el.tagName) || !el.getClientRects().length) continue;
     const style = getComputedStyle(el);
-    if (style.visibility === 'hidden' || ['SCRIPT', 'STYLE'].includes(el.tagName)) continue;
-    let chars = byFont.get(style.fontFamily);
-    if (!chars) byFont.set(style.fontFamily, chars = new Set());
+    if (style.visibility === 'hidden') continue;
+    if (!el.closest('script, style, textarea, pre, code')) parts.push(node.data.trim());
+    let chars = byFont[style.fontFamily];
+    if (!chars) byFont[style.fontFamily] = chars = new Set();
     for (const ch of node.data) if (!/[\p{M}\p{Cf}\p{Z}\p{Cc}\s]/u.test(ch)) chars.add(ch);
   }
+  for (const el of document.querySelectorAll('input[placeholder], textarea[placeholder], input[type=submit], input[type=button]'))
+    if (el.getClientRects().length) parts.push(el.placeholder || el.value || '');
+  const chars = {};
+  for (const font in byFont) chars[font] = [...byFont[font]];
+  return {text: parts.join(' | '), chars};
+}
+"""
+
+#: the characters of ``{font stack: [characters]}`` that every font of the stack lacks: each drawn on a
+#: canvas and compared with an unassigned code point (U+0378), which draws the missing-glyph box
+MISSING_GLYPHS = r"""
+(todo) => {
   const canvas = document.createElement('canvas'); canvas.width = canvas.height = 56;
   const ctx = canvas.getContext('2d', {willReadFrequently: true});
   const draw = (font, ch) => {
@@ -256,14 +258,29 @@ async () => {
     return ctx.getImageData(0, 0, 56, 56).data;
   };
   const same = (a, b) => { for (let i = 3; i < a.length; i += 4) if (a[i] !== b[i]) return false; return true; };
-  const missing = new Set();
-  for (const [font, chars] of byFont) {
-    const box = draw(font, '\u0378');  // unassigned: the missing-glyph box
-    for (const ch of chars) if (same(box, draw(font, ch))) missing.add(ch);
+  const missing = {};
+  for (const font in todo) {
+    const box = draw(font, '\u0378');
+    missing[font] = todo[font].filter(ch => same(box, draw(font, ch)));
   }
-  return [...missing].slice(0, 20);
+  return missing;
 }
 """
+
+#: (font stack, character) -> whether its glyph is missing: every page uses the same fonts, so a
+#: character is drawn once per font stack for the whole run, not once per page
+GLYPHS = {}
+
+
+async def _missing_glyphs(page, chars):
+    todo = {font: [c for c in cs if (font, c) not in GLYPHS] for font, cs in chars.items()}
+    todo = {font: cs for font, cs in todo.items() if cs}
+    if todo:
+        found = await page.evaluate(MISSING_GLYPHS, todo)
+        for font, cs in todo.items():
+            for c in cs:
+                GLYPHS[font, c] = c in found[font]
+    return sorted({c for font, cs in chars.items() for c in cs if GLYPHS[font, c]})[:20]
 
 
 def _text_checks(app):
@@ -331,18 +348,33 @@ async def _run(base, jobs, cookies, text_res):
                 if user:
                     await context.add_cookies(cookies[user])
         queue = asyncio.Queue()
-        for job in jobs:
-            for lang in LANGS:
-                queue.put_nowait((*job, lang))
+        # the dashboards first (they compute every metric of the county: the slowest pages, so no
+        # tab is left with one at the end), then one account's pages in one language after another,
+        # so that a tab goes on in the page it has
+        order = sorted(((user, lang, path) for user, path in jobs for lang in LANGS),
+                       key=lambda j: (not j[2].startswith("/reports/kpi"), j[0] or "", j[1], j[2]))
+        for job in order:
+            queue.put_nowait(job)
 
         async def worker():
-            while not queue.empty():
-                user, path, lang = queue.get_nowait()
-                page = await contexts[user, lang].new_page()
-                page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
-                try:
-                    await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re, english_re)
-                finally:
+            page, current = None, None
+            try:
+                while not queue.empty():
+                    user, lang, path = queue.get_nowait()
+                    if current != (user, lang):
+                        if page is not None:
+                            await page.close()
+                        page, current = await contexts[user, lang].new_page(), (user, lang)
+                        page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
+                    try:
+                        await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re,
+                                   english_re)
+                    except BaseException:
+                        await page.close()
+                        page, current = None, None
+                        raise
+            finally:
+                if page is not None:
                     await page.close()
 
         await asyncio.gather(*(worker() for _ in range(TABS)))
@@ -368,7 +400,8 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
     if response is None or response.status != 200:
         problems.append((*where, "status", response.status if response else None))
         return
-    text = await page.evaluate(VISIBLE_TEXT)
+    seen = await page.evaluate(TEXT_AND_CHARS)
+    text = seen["text"]
     found = None if path.startswith(CODES_SHOWN) else (en_codes_re if lang == "en" else codes_re).search(text)
     if found:
         problems.append((*where, "raw code", text[max(found.start() - 30, 0):found.end() + 30]))
@@ -377,7 +410,7 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
         if found:
             problems.append((*where, "untranslated", text[max(found.start() - 30, 0):found.end() + 30]))
     lap("text")
-    missing = await page.evaluate(TOFU)
+    missing = await _missing_glyphs(page, seen["chars"])
     lap("tofu")
     if missing:
         problems.append((*where, "tofu", "".join(missing)))
@@ -411,7 +444,9 @@ def test_every_page_fits_renders_every_glyph_and_speaks_the_language(demo_app, s
     only = os.environ.get("BANGBAN_SCREENS_ONLY")  # a regex of paths, to look at a few pages while working
     if only:
         jobs = [(u, p) for u, p in jobs if re.search(only, p)]
+    signing_in = time.monotonic()
     cookies = {user: _cookies(demo_app, user, server) for user in {u for u, _p in jobs if u}}
+    PHASES["sign-ins (once per account)"] = time.monotonic() - signing_in
     problems, widths = asyncio.run(_run(server, jobs, cookies, _text_checks(demo_app)))
     with capsys.disabled():
         print(f"{time.monotonic() - started:.0f} s; screenshots of {len(jobs)} pages × {len(LANGS)} languages × {len(SIZES)} sizes: {SHOTS}")
