@@ -303,6 +303,9 @@ def _serve(settings, ports):
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(**settings)
     app.config["TESTING"] = True
+    # the browser keeps the style sheets, scripts and fonts for the run (as behind a front that sets
+    # their caching), so loading a page asks this one process for the page, not again for each of them
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
     server = make_server("127.0.0.1", 0, app, threaded=True)
     ports.put(server.server_port)
     server.serve_forever()
