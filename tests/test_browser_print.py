@@ -191,10 +191,10 @@ def test_ledgers_and_reports_print_on_a4_portrait(printed, demo_app, page):
                 along = page.evaluate("document.querySelector('table.kpi').getBoundingClientRect().height")
                 page.emulate_media(media=None)
                 assert along <= 1017, f"the KPI table runs {along:.0f} px along a 1017 px page"
+    print(f"\npages printed: {counts}")
     assert {lang: counts["assessment sheet", lang] for lang in LANGS} == {lang: 1 for lang in LANGS}
     assert {lang: counts["rating ledger", lang] for lang in LANGS} == {lang: 1 for lang in LANGS}
     assert counts["kpi", "mn_Mong_CN"] <= KPI_MN_PAGES, counts
-    print(f"\npages printed: {counts}")
     end = datetime.date.today()
     path = f"/worklog?site=center-150626100&from={end - datetime.timedelta(days=60)}&to={end}"
     reader = printed(path, "en")
