@@ -161,7 +161,7 @@ def test_case_sheets_fit_one_a4_portrait_page_with_the_signatures_never_alone(pr
 
 
 #: the Mongolian KPI report (vertical lines: a unit a line, its metrics along it) prints on at most
-#: this many pages with the demo's 96 units (24 before its headers became numbers with a key)
+#: this many pages with the demo's 96 units (7 measured; 16 before its headers became numbers with a key)
 KPI_MN_PAGES = 8
 
 
