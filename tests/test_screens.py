@@ -7,7 +7,9 @@ person can look through (``build/screenshots/<lang>/<width>/…png``, printed;
 The pages are the GET routes of the URL map with real arguments from the
 demo (as the role matrix enumerates them), each opened by a demo account
 whose role may see it (tests/test_role_matrix.py's ROUTES and ADMIN_VIEWS
-say what a route needs). A page fails on
+say what a route needs). A route whose record the demo lacks fails the test
+(the demo gets one), so that the pages looked at never silently shrink. A
+page fails on
 
 * horizontal overflow in Chinese and English (the document wider than the
   window: ``scrollWidth > innerWidth``); in Mongolian the page runs top to
