@@ -23,9 +23,9 @@ page fails on
   missing-glyph box: the same pixels mean the glyph is missing;
 * a raw code or untranslated interface text (tests/test_labels.py's checks).
 
-One server (in a process of its own), one browser, a few tabs at a time (each
-going on in its page while the account and language stay; each distinct
-character's glyph checked once per font for the whole run). SQLite only: what is checked
+One server (in a process of its own, the browser keeping its static files),
+one browser, a few tabs at a time, each distinct character's glyph checked
+once per font for the whole run. SQLite only: what is checked
 is the rendering, which does not depend on the database (the workbench and
 every page's data are tested on both databases elsewhere), and one run must
 stay within a few minutes.
@@ -354,32 +354,22 @@ async def _run(base, jobs, cookies, text_res):
                     await context.add_cookies(cookies[user])
         queue = asyncio.Queue()
         # the dashboards first (they compute every metric of the county: the slowest pages, so no
-        # tab is left with one at the end), then one account's pages in one language after another,
-        # so that a tab goes on in the page it has
+        # tab is left with one at the end)
         order = sorted(((user, lang, path) for user, path in jobs for lang in LANGS),
-                       key=lambda j: (not j[2].startswith("/reports/kpi"), j[0] or "", j[1], j[2]))
+                       key=lambda j: (not j[2].startswith("/reports/kpi"), j[0] or "", j[2], j[1]))
         for job in order:
             queue.put_nowait(job)
 
         async def worker():
-            page, current = None, None
-            try:
-                while not queue.empty():
-                    user, lang, path = queue.get_nowait()
-                    if current != (user, lang):
-                        if page is not None:
-                            await page.close()
-                        page, current = await contexts[user, lang].new_page(), (user, lang)
-                        page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
-                    try:
-                        await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re,
-                                   english_re)
-                    except BaseException:
-                        await page.close()
-                        page, current = None, None
-                        raise
-            finally:
-                if page is not None:
+            # a new page for each (going on in the page that was at the phone's width drew some desk
+            # screenshots from the phone-width frame, tiled)
+            while not queue.empty():
+                user, lang, path = queue.get_nowait()
+                page = await contexts[user, lang].new_page()
+                page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
+                try:
+                    await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re, english_re)
+                finally:
                     await page.close()
 
         await asyncio.gather(*(worker() for _ in range(TABS)))
