@@ -24,8 +24,9 @@ page fails on
 * a raw code or untranslated interface text (tests/test_labels.py's checks).
 
 One server (in a process of its own, the browser keeping its static files),
-one browser, a few tabs at a time, each distinct character's glyph checked
-once per font for the whole run. SQLite only: what is checked
+one browser, a few tabs at a time (each going on in its page while the
+account and language stay), each distinct character's glyph checked once
+per font for the whole run. SQLite only: what is checked
 is the rendering, which does not depend on the database (the workbench and
 every page's data are tested on both databases elsewhere), and one run must
 stay within a few minutes.
@@ -356,20 +357,25 @@ async def _run(base, jobs, cookies, text_res):
         # the dashboards first (they compute every metric of the county: the slowest pages, so no
         # tab is left with one at the end)
         order = sorted(((user, lang, path) for user, path in jobs for lang in LANGS),
-                       key=lambda j: (not j[2].startswith("/reports/kpi"), j[0] or "", j[2], j[1]))
+                       key=lambda j: (not j[2].startswith("/reports/kpi"), j[0] or "", j[1], j[2]))
         for job in order:
             queue.put_nowait(job)
 
         async def worker():
-            # a new page for each (going on in the page that was at the phone's width drew some desk
-            # screenshots from the phone-width frame, tiled)
-            while not queue.empty():
-                user, lang, path = queue.get_nowait()
-                page = await contexts[user, lang].new_page()
-                page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
-                try:
+            # a tab goes on in its page while the account and language stay (a new page is a new
+            # renderer to start: a third of the run's processor time); _one leaves it at the desk size
+            page, current = None, None
+            try:
+                while not queue.empty():
+                    user, lang, path = queue.get_nowait()
+                    if current != (user, lang):
+                        if page is not None:
+                            await page.close()
+                        page, current = await contexts[user, lang].new_page(), (user, lang)
+                        page.set_default_timeout(120_000)  # a dashboard computes every metric of the county
                     await _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re, english_re)
-                finally:
+            finally:
+                if page is not None:
                     await page.close()
 
         await asyncio.gather(*(worker() for _ in range(TABS)))
@@ -389,8 +395,7 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
         PHASES[phase] = PHASES.get(phase, 0) + now - last
         last = now
 
-    await page.set_viewport_size({"width": 1366, "height": 900})
-    response = await page.goto(url, wait_until="load")
+    response = await page.goto(url, wait_until="load")  # at the desk size (a new page's, or where _one left it)
     lap("load")
     if response is None or response.status != 200:
         problems.append((*where, "status", response.status if response else None))
@@ -425,6 +430,8 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
         folder.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(folder / f"{name}.png"), animations="disabled", timeout=15000)
         lap("screenshot")
+    # back to the desk size before the next page is loaded in this tab (it is loaded at the desk size)
+    await page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
     TIMES[where] = time.monotonic() - started
 
 
