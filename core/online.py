@@ -158,13 +158,21 @@ def create(county_code, *, name, phone, item_code, village_code, note, photos, c
         used = PhoneCode.update(used_at=now).where((PhoneCode.id == code_row.id) & PhoneCode.used_at.is_null()).execute()
         if not used:
             raise Refused(_l("The code is wrong or has expired. Ask for a new one."))
-        row = OnlineRequest.create(county_code=county_code, township_code=village_code[:9], village_code=village_code,
-                                   item_code=item_code, name=name, phone_enc=personal.encrypt(phone, "online_request.phone"),
-                                   phone_hash=digest, note=personal.protect_text(note, "online_request.note"),
-                                   photos=photos, ip=ip, created_at=now)
-        audit.record("online_request.create", f"online_request:{row.id}", actor="citizen", role="-",
-                     county_code=county_code, payload={"item": item_code, "village": village_code,
-                                                       "photos": len(photos)})
+        return write(county_code, name=name, phone=phone, item_code=item_code, village_code=village_code, note=note,
+                     photos=photos, ip=ip, now=now)
+
+
+def write(county_code, *, name, phone, item_code, village_code, note, photos, ip, now=None) -> OnlineRequest:
+    """The request's row and its audit entry, in the caller's transaction,
+    once the phone is verified (:func:`create`; the demo writes one as a
+    citizen would have)."""
+    row = OnlineRequest.create(county_code=county_code, township_code=village_code[:9], village_code=village_code,
+                               item_code=item_code, name=name, phone_enc=personal.encrypt(phone, "online_request.phone"),
+                               phone_hash=personal.phone_hash(phone),
+                               note=personal.protect_text(note, "online_request.note"),
+                               photos=photos, ip=ip, created_at=now or utcnow())
+    audit.record("online_request.create", f"online_request:{row.id}", actor="citizen", role="-",
+                 county_code=county_code, payload={"item": item_code, "village": village_code, "photos": len(photos)})
     return row
 
 

@@ -160,10 +160,18 @@ def test_case_sheets_fit_one_a4_portrait_page_with_the_signatures_never_alone(pr
             assert clean in last and all(clean not in _text(p) for p in reader.pages[:-1]), (lang, words)
 
 
-def test_ledgers_and_reports_print_on_a4_portrait(printed, demo_app):
-    """The 评价表 (a landscape sheet before), the KPI report's table view, a
-    staff member's assessment sheet (with signature lines) and a month of a
-    center's work log (many rows: several pages, each with the headers)."""
+#: the Mongolian KPI report (vertical lines: a unit a line, its metrics along it) prints on at most
+#: this many pages with the demo's 96 units (7 measured; 16 before its headers became numbers with a key)
+KPI_MN_PAGES = 8
+
+
+def test_ledgers_and_reports_print_on_a4_portrait(printed, demo_app, page):
+    """The 评价表 (a landscape sheet before; one page with the demo's
+    ratings in every language, English's longer words included), the KPI
+    report's table view (in Mongolian: its cells fit along the page, and a
+    few pages), a staff member's assessment sheet (with signature lines) and
+    a month of a center's work log (many rows: several pages, each with the
+    headers)."""
     from core.models import Staff
 
     with demo_app.app_context():
@@ -177,7 +185,16 @@ def test_ledgers_and_reports_print_on_a4_portrait(printed, demo_app):
             reader = printed(path, lang)
             _assert_a4_portrait(reader, f"{name} ({lang})")
             counts[name, lang] = len(reader.pages)
+            if name == "kpi":  # laid out on the printable area (A4 less the margins): nothing past the page's end
+                page.set_viewport_size({"width": 703, "height": 1017})
+                page.emulate_media(media="print")
+                along = page.evaluate("document.querySelector('table.kpi').getBoundingClientRect().height")
+                page.emulate_media(media=None)
+                assert along <= 1017, f"the KPI table runs {along:.0f} px along a 1017 px page"
+    print(f"\npages printed: {counts}")
     assert {lang: counts["assessment sheet", lang] for lang in LANGS} == {lang: 1 for lang in LANGS}
+    assert {lang: counts["rating ledger", lang] for lang in LANGS} == {lang: 1 for lang in LANGS}
+    assert counts["kpi", "mn_Mong_CN"] <= KPI_MN_PAGES, counts
     end = datetime.date.today()
     path = f"/worklog?site=center-150626100&from={end - datetime.timedelta(days=60)}&to={end}"
     reader = printed(path, "en")

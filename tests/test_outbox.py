@@ -277,16 +277,18 @@ def test_built_in_targets_get_accepted_cases_ratings_and_sms_without_names(demo_
         item = MetadataRecord.get((MetadataRecord.kind == "items") & MetadataRecord.current
                                   & (MetadataRecord.key == "150626-cl-001"))  # 残疾人证新办: promised
         form = _form(90, VILLAGE)
+        demo = outbox.OutboxMessage.select().count()  # the demo's log (delivered and dead: not sent again)
         case = service.create_case(item, form, agent)
-        assert outbox.OutboxMessage.select().count() == 0  # filing is not news for them
+        assert outbox.OutboxMessage.select().count() == demo  # filing is not news for them
         pm = demo_app.extensions["bangban"].pm
         pm.register(Refuses(), name="refuses")
         with pytest.raises(RuntimeError):
             service.take(case, "accept", agent)
-        assert outbox.OutboxMessage.select().count() == 0  # rolled back with the step
+        assert outbox.OutboxMessage.select().count() == demo  # rolled back with the step
         pm.unregister(name="refuses")
         case = service.take(Case.get_by_id(case.id), "accept", agent)
-        assert sorted(m.topic for m in outbox.OutboxMessage.select()) == ["case.accepted", "sms.accepted"]
+        assert sorted(m.topic for m in outbox.OutboxMessage.select().where(outbox.OutboxMessage.state == "pending")
+                      ) == ["case.accepted", "sms.accepted"]
     _drain(demo_app)
     assert len(one.applied) == 1 and len(one.requests) == 2
     [(key, body)] = one.requests[:1]

@@ -203,3 +203,11 @@ def menu_links():
     from ..permissions import menu_links_for
 
     return menu_links_for([("online_request.handle", "online.list_requests", _l("Online requests"))])
+
+
+@hookimpl
+def demo_cases_loaded(county):
+    from ..channels_demo import load_demo_messages, load_demo_request
+
+    load_demo_request(county)
+    load_demo_messages(county)

@@ -68,3 +68,10 @@ def prepare_form_spec(spec, item, county_code, locale):
             "required": False, "show_if": None, "required_if": None,
             "options": [{"value": g["code"], "label": localized(g["name"], locale)} for g in groups],
             "help": gettext("Aged 80 or over, disabled, seriously ill or pregnant: served first on every work list.")})
+
+
+@hookimpl
+def demo_cases_loaded(county):
+    from ..hall.demo import load_demo_appointments
+
+    load_demo_appointments(county)

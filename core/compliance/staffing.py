@@ -22,6 +22,7 @@ Checks of the core (``register_staffing_checks`` in
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import catalog
 from ..i18n import label, labels, localized
@@ -177,5 +178,5 @@ def report(county: str, area: str = "") -> list[dict]:
     return rows
 
 
-COLUMNS = [("requirement", "Requirement"), ("place", "Place"), ("need", "Needed"), ("have", "Have"),
-           ("fill", "Who should fill it")]
+COLUMNS = [("requirement", _l("Requirement")), ("place", _l("Place")), ("need", _l("Needed")),
+           ("have", _l("Have")), ("fill", _l("Who should fill it"))]

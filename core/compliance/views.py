@@ -57,11 +57,12 @@ def _area():
 
 # --- site compliance -------------------------------------------------------------
 
-SUMMARY_COLUMNS = [("site_name", "Site"), ("standard_name", "Standard"), ("met", "Met"), ("pending", "Awaiting review"),
-                   ("not_met", "Not met"), ("rejected", "Rejected"), ("unanswered", "Unanswered"), ("gaps", "Gaps"),
-                   ("period", "Period"), ("state", "State")]
-GAP_COLUMNS = [("site_name", "Site"), ("standard_name", "Standard"), ("category", "Heading"),
-               ("requirement", "Requirement"), ("status", "Status"), ("evidence", "Evidence")]
+SUMMARY_COLUMNS = [("site_name", _l("Site")), ("standard_name", _l("Standard")), ("met", _l("Met")),
+                   ("pending", _l("Awaiting review")), ("not_met", _l("Not met")), ("rejected", _l("Rejected")),
+                   ("unanswered", _l("Unanswered")), ("gaps", _l("Gaps")), ("period", _l("Period")),
+                   ("state", _l("State"))]
+GAP_COLUMNS = [("site_name", _l("Site")), ("standard_name", _l("Standard")), ("category", _l("Heading")),
+               ("requirement", _l("Requirement")), ("status", _l("Status")), ("evidence", _l("Evidence"))]
 
 
 def _summary_cell(key, value):
@@ -93,11 +94,11 @@ def compliance_export():
     book = Workbook()
     sheet = book.active
     sheet.title = _("Summary")[:31]
-    sheet.append([_(h) for _k, h in SUMMARY_COLUMNS])
+    sheet.append([str(h) for _k, h in SUMMARY_COLUMNS])
     for r in rows:
         sheet.append([_summary_cell(k, r[k]) for k, _h in SUMMARY_COLUMNS])
     second = book.create_sheet(_("Gaps")[:31])
-    second.append([_(h) for _k, h in GAP_COLUMNS])
+    second.append([str(h) for _k, h in GAP_COLUMNS])
     for r in gaps:
         second.append([_summary_cell(k, r[k]) for k, _h in GAP_COLUMNS])
     data = io.BytesIO()
@@ -230,7 +231,7 @@ def staffing():
 def staffing_export():
     require("staffing.read")
     rows = staffing_mod.report(current_user.county_code, _area())
-    return xlsx_response("staffing.xlsx", _("Staffing gaps"), [_(h) for _k, h in staffing_mod.COLUMNS],
+    return xlsx_response("staffing.xlsx", _("Staffing gaps"), [str(h) for _k, h in staffing_mod.COLUMNS],
                          [[r[k] for k, _h in staffing_mod.COLUMNS] for r in rows], "staffing", len(rows))
 
 
@@ -364,7 +365,7 @@ def worklog():
 def worklog_export():
     require("worklog.read")
     rows, _sites, _start, _end = _worklog_rows()
-    return xlsx_response("worklog.xlsx", _("Work log"), [_(h) for _k, h in worklog_mod.COLUMNS],
+    return xlsx_response("worklog.xlsx", _("Work log"), [str(h) for _k, h in worklog_mod.COLUMNS],
                          [[r[k] for k, _h in worklog_mod.COLUMNS] for r in rows], "work_log", len(rows))
 
 

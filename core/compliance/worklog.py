@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import audit, personal, sharding
 from ..db import transaction
@@ -30,9 +31,10 @@ from .models import WorkLog
 KINDS = ("service_center", "service_station")
 COUNTED = {"consultations": ("apply",), "acceptances": ("accept", "tolerant_accept"),
            "reports_up": ("dispatch", "dispatch_joint", "report_up")}
-COLUMNS = [("day", "Date"), ("site_name", "Site"), ("on_duty", "On duty"), ("consultations", "Consultations"),
-           ("acceptances", "Acceptances"), ("reports_up", "Reported upward"), ("finished", "Finished"),
-           ("home_visits", "Home visits"), ("problems", "Problems"), ("coordination", "Coordination")]
+COLUMNS = [("day", _l("Date")), ("site_name", _l("Site")), ("on_duty", _l("On duty")),
+           ("consultations", _l("Consultations")), ("acceptances", _l("Acceptances")),
+           ("reports_up", _l("Reported upward")), ("finished", _l("Finished")), ("home_visits", _l("Home visits")),
+           ("problems", _l("Problems")), ("coordination", _l("Coordination"))]
 MAX_DAYS = 92
 
 

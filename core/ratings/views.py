@@ -10,6 +10,7 @@ import io
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .. import audit, catalog, personal, scope, sharding
@@ -246,10 +247,10 @@ def system_row(rating, rect):
 
 
 #: the 评价表's columns (key, header msgid), the same on paper and in Excel
-LEDGER = [("no", "No."), ("date", "Date"), ("case_number", "Receipt number"), ("item", "Item"),
-          ("applicant", "Applicant"), ("stage", "Stage"), ("level", "Rating"), ("channel", "Channel"),
-          ("rater", "Rater"), ("comment", "Comment"), ("rectification", "Rectification"),
-          ("rectified_on", "Rectified on"), ("callback", "Callback")]
+LEDGER = [("no", _l("No.")), ("date", _l("Date")), ("case_number", _l("Receipt number")), ("item", _l("Item")),
+          ("applicant", _l("Applicant")), ("stage", _l("Stage")), ("level", _l("Rating")),
+          ("channel", _l("Channel")), ("rater", _l("Rater")), ("comment", _l("Comment")),
+          ("rectification", _l("Rectification")), ("rectified_on", _l("Rectified on")), ("callback", _l("Callback"))]
 
 
 def ledger_row(n, rating, rect):
@@ -311,7 +312,7 @@ def ledger_xlsx():
     require("rating.export")
     rows = [ledger_row(n, r, x) for n, (r, x) in enumerate(_rows(), 1)]
     _audit_export("rating.ledger_export", "xlsx", len(rows))
-    return _xlsx(_("Rating ledger"), [_(h) for _k, h in LEDGER], [[r[k] for k, _h in LEDGER] for r in rows],
+    return _xlsx(_("Rating ledger"), [str(h) for _k, h in LEDGER], [[r[k] for k, _h in LEDGER] for r in rows],
                  "rating-ledger.xlsx")
 
 
