@@ -15,6 +15,8 @@ page fails on
   window: ``scrollWidth > innerWidth``); in Mongolian the page runs top to
   bottom and scrolls sideways by design, but the commission form's
   applicant part spans at most two phone screens;
+* a top bar at the desk taller than three rows of links (wider than a
+  third of the window in Mongolian);
 * a tap target under 44 px on the phone (buttons, fields, the menu and the
   list filters; in Mongolian the width, the line's height there);
 * tofu: a visible character that every font of its element lacks. Each
@@ -53,6 +55,9 @@ SHOTS = Path(os.environ.get("BANGBAN_SCREENSHOTS") or ROOT / "build" / "screensh
 LANGS = ("zh_Hans_CN", "mn_Mong_CN", "en")
 SIZES = ((1366, 900), (390, 844))
 TABS = 4
+#: the top bar at a desk: at most three rows of 44-px links (Chinese, English), or a third of
+#: the window's width in Mongolian (the bar runs top to bottom)
+BAR_HEIGHT, BAR_SHARE = 160, 1 / 3
 TIMES = {}
 PHASES = {}  # seconds spent in each step of a page, over all pages (where the time goes)
 #: pages whose records are codes by design: the back office's roles (the code is the record's key)
@@ -218,8 +223,10 @@ MEASURE = r"""
         wide.push(el.tagName + '.' + [...el.classList].join('.') + '#' + el.id + ' ' + Math.round(r.right));
     }
   }
+  const bar = document.querySelector('header.topbar');
+  const box = bar ? bar.getBoundingClientRect() : null;
   return {scrollWidth: se.scrollWidth, innerWidth: innerWidth, small: small.slice(0, 8), vertical, applicant,
-          wide: wide.slice(0, 5)};
+          wide: wide.slice(0, 5), bar: box ? Math.round(vertical ? box.width : box.height) : 0};
 }
 """
 
@@ -424,6 +431,10 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
             problems.append((*where, f"overflow at {width}", measured["scrollWidth"], measured["wide"]))
         if measured["small"]:
             problems.append((*where, f"tap targets under 44 px at {width}", measured["small"]))
+        # at the desk the menus sit beside the brand in a few rows (a few columns in Mongolian), never
+        # one link a line down (or across) the screen
+        if width >= 1200 and measured["bar"] > (BAR_SHARE * width if measured["vertical"] else BAR_HEIGHT):
+            problems.append((*where, f"top bar {measured['bar']} px across at {width}"))
         if lang == "mn_Mong_CN" and width < 500 and measured["applicant"] and measured["applicant"] > 2 * width:
             problems.append((*where, "applicant part wider than two screens", measured["applicant"]))
         folder = SHOTS / lang / str(width)
