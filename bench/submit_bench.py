@@ -30,14 +30,14 @@ ITEM = "150626-ybj-003"
 
 
 @contextlib.contextmanager
-def counting(database):
-    """Count the statements ``database`` runs meanwhile: yields a list the
-    SQL texts are appended to."""
+def counting(database, with_params=False):
+    """Record the statements ``database`` runs meanwhile: yields a list the
+    SQL texts (``(sql, params)`` with ``with_params``) are appended to."""
     seen = []
     original = database.execute_sql
 
     def execute_sql(sql, params=None, *args, **kwargs):
-        seen.append(sql)
+        seen.append((sql, params) if with_params else sql)
         return original(sql, params, *args, **kwargs)
 
     database.execute_sql = execute_sql

@@ -39,19 +39,8 @@ def _client(app, username):
 
 def _run(app, client, path):
     """The (sql, params) of every statement ``GET path`` runs."""
-    database = app.extensions["bangban"].db
-    seen = []
-    original = database.execute_sql
-
-    def execute_sql(sql, params=None, *args, **kwargs):
-        seen.append((sql, params))
-        return original(sql, params, *args, **kwargs)
-
-    database.execute_sql = execute_sql
-    try:
+    with counting(app.extensions["bangban"].db, with_params=True) as seen:
         response = client.get(path)
-    finally:
-        del database.execute_sql
     assert response.status_code == 200, (path, response.status_code)
     return seen, response
 

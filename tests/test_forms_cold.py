@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.submit_bench import counting
 from tests.helpers import sign_in
 
 ITEM_PAGE = "/cases/new/150626-ybj-003?lang=zh_Hans_CN"
@@ -50,19 +51,8 @@ def test_the_form_bench_runs(tmp_path):
 
 def _metadata_reads(app, client, url):
     """The statements reading metadata_record that one GET of ``url`` runs."""
-    database = app.extensions["bangban"].db
-    seen = []
-    original = database.execute_sql
-
-    def execute_sql(sql, params=None, *args, **kwargs):
-        seen.append((sql, params))
-        return original(sql, params, *args, **kwargs)
-
-    database.execute_sql = execute_sql
-    try:
+    with counting(app.extensions["bangban"].db, with_params=True) as seen:
         assert client.get(url).status_code == 200
-    finally:
-        del database.execute_sql
     return [(sql, params) for sql, params in seen if '"metadata_record"' in sql]
 
 

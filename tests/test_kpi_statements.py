@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import pytest
 
+from bench.submit_bench import counting
 from core.cases import history
 from core.cases.models import Case
 from core.models import Region, Site, Staff
@@ -25,24 +26,6 @@ COUNTY = "150626"
 END = datetime.date(2026, 6, 30)
 DAYS = 90
 PERIOD = (END - datetime.timedelta(days=DAYS - 1), END)
-
-
-def _counting(app):
-    """``(seen, undo)``: every statement the app's database runs goes to ``seen``."""
-    database = app.extensions["bangban"].db
-    seen = []
-    original = database.execute_sql
-
-    def execute_sql(sql, params=None, *args, **kwargs):
-        seen.append(sql)
-        return original(sql, params, *args, **kwargs)
-
-    database.execute_sql = execute_sql
-
-    def undo():
-        del database.execute_sql
-
-    return seen, undo
 
 
 def _add_units(township, n):
@@ -74,16 +57,13 @@ def test_statements_do_not_grow_with_the_units(demo_app):
 
     def measure():
         with app.app_context():
-            seen, undo = _counting(app)
-            try:
+            with counting(app.extensions["bangban"].db) as seen:
                 report = kpi.kpi(COUNTY, PERIOD)
                 alone = len(seen)
                 seen.clear()
                 response = client.get(path)
                 assert response.status_code == 200
                 page = len(seen)
-            finally:
-                undo()
         return alone, page, report
 
     measure()  # the catalog's cache filled (read once per catalog version, whatever the units)
@@ -195,12 +175,9 @@ def test_staff_counted_for_a_site_from_the_grouped_read(demo_app):
         sites = list(Site.select().where(Site.county_code == COUNTY))
         roles = sorted({s.role for s in staff})
         with compliance.staff_counts(COUNTY):
-            seen, undo = _counting(demo_app)
-            try:
+            with counting(demo_app.extensions["bangban"].db) as seen:
                 got = {(site.code, role): compliance._active_count(site, role) for site in sites for role in roles}
                 got.update({(site.code, None): compliance._active_count(site) for site in sites})
-            finally:
-                undo()
     assert seen == []  # no statement per site
     posted = {(site.code, role): sum(1 for s in staff if s.active and s.region == site.region
                                      and (role is None or s.role == role))
