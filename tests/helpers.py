@@ -102,3 +102,17 @@ def make_venv(tmp_path_factory, *sources):
             subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
                             str(source)], check=True, cwd=build, env={**os.environ, "PIP_NO_INPUT": "1"})
     return where
+
+
+def app_with_plugin(make_app, plugin, name):
+    """An app with ``plugin`` registered as ``name`` (the registries read
+    afresh, so its metrics count) and the demo loaded."""
+    from core.demo import load_demo
+
+    app = make_app(plugins="wushen,bank_partnership")
+    pm = app.extensions["bangban"].pm
+    pm.register(plugin, name=name)
+    pm.bangban_registries.clear()
+    with app.app_context():
+        load_demo(pm, "Bangban@2026")
+    return app

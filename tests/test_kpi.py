@@ -24,7 +24,7 @@ from core.cases import history, service
 from core.cases.demo import _form
 from core.cases.models import Case
 from core.models import MetadataRecord, Site, Staff
-from tests.helpers import sign_in
+from tests.helpers import app_with_plugin, sign_in
 
 COUNTY = "150626"
 END = datetime.date(2026, 6, 30)
@@ -311,13 +311,9 @@ def test_a_metric_must_say_how_it_is_computed():
 
 def test_a_plugin_count_metric_by_condition_per_unit(make_app):
     from core import kpi
-    from core.demo import load_demo
 
-    app = make_app(plugins="wushen,bank_partnership")
-    app.extensions["bangban"].pm.register(CountedMetric(), name="counted")
-    app.extensions["bangban"].pm.bangban_registries.clear()
+    app = app_with_plugin(make_app, CountedMetric(), "counted")
     with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
         rows = history.generate(COUNTY, 300, end=END, days=DAYS, seed=5)
         report = kpi.kpi(COUNTY, (START, END))
     got = {(u["level"], u["code"]): u["values"]["home_visit_count"] for u in report["units"]}

@@ -20,7 +20,7 @@ from bench.submit_bench import counting
 from core.cases import history
 from core.cases.models import Case
 from core.models import Region, Site, Staff
-from tests.helpers import sign_in
+from tests.helpers import app_with_plugin, sign_in
 
 COUNTY = "150626"
 END = datetime.date(2026, 6, 30)
@@ -107,13 +107,9 @@ class GroupedMetric:
 
 def test_a_plugin_metric_grouped_and_summed_up(make_app):
     from core import kpi
-    from core.demo import load_demo
 
-    app = make_app(plugins="wushen,bank_partnership")
-    app.extensions["bangban"].pm.register(GroupedMetric(), name="grouped")
-    app.extensions["bangban"].pm.bangban_registries.clear()
+    app = app_with_plugin(make_app, GroupedMetric(), "grouped")
     with app.app_context():
-        load_demo(app.extensions["bangban"].pm, "Bangban@2026")
         history.generate(COUNTY, 300, end=END, days=DAYS, seed=5)
         # some cases in the green channel, counted by hand below
         chosen = Case.select(Case.id).where(Case.county_code == COUNTY).order_by(Case.id)
