@@ -94,6 +94,7 @@ class Side:
     """One of the two databases: its app, signed-in clients and packs."""
 
     def __init__(self, database_url, data_dir, synth):
+        self.turn = 0  # syncs of the edited item so far (sync_runner)
         self.edit = write_catalog(Path(data_dir) / "edit", 1, name="edit", departments=False,
                                   overrides={"synth-00000": {"code": "edit-00000"}})
         self.app, self.paths, self.count = build(database_url, data_dir, synth, self.edit)
@@ -151,11 +152,10 @@ def sync_runner(side, full=False):
     file = side.edit / "items_000.yaml"
     doc = yaml.safe_load(file.read_text(encoding="utf-8"))
     original = doc["items"][0]["name"]
-    state = {"turn": 0}
 
     def run():
-        state["turn"] += 1
-        doc["items"][0]["name"] = {**original, "en": f"Edited item, version {state['turn'] % 2}"}
+        side.turn += 1  # one count per side: each sync stores the other version of what is stored
+        doc["items"][0]["name"] = {**original, "en": f"Edited item, version {side.turn % 2}"}
         file.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
         with side.app.app_context():
             counts = sync_packs(pm, side.paths, full=full, actor="bench", role="system")
