@@ -1,6 +1,8 @@
 """The ``bangban`` command."""
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
 from pathlib import Path
@@ -130,6 +132,22 @@ def load_catalog(pm, paths=(), previous=None):
                 previous=previous)
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """No cyclic garbage collection while a sync parses and compares: its
+    YAML trees and entries are freed by reference counting, and each pass
+    of the collector walks the whole process (in a server, every catalog
+    and cache it holds: a one-item sync in a 5,000-item county took 1.5x
+    the time of the same in a 100-item one, half of it in the collector)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def sync_packs(pm, paths=(), full=False, actor="cli", role="cli"):
     """``metadata sync``: read the packs (only the files changed since their
     last sync, unless ``full``) and store them (app context needed). Raises
@@ -138,10 +156,11 @@ def sync_packs(pm, paths=(), full=False, actor="cli", role="cli"):
     from .permissions import known_permissions
 
     paths = [Path(p) for p in paths] or pack_paths(pm)
-    fingerprint = store.fingerprint(metadata_kinds(pm), known_permissions(pm), paths)
-    previous = None if full else store.previous_files(paths, fingerprint)
-    catalog = load_catalog(pm, paths, previous=previous)
-    return store.sync(catalog, actor=actor, role=role, files=fingerprint)
+    with _collector_paused():
+        fingerprint = store.fingerprint(metadata_kinds(pm), known_permissions(pm), paths)
+        previous = None if full else store.previous_files(paths, fingerprint)
+        catalog = load_catalog(pm, paths, previous=previous)
+        return store.sync(catalog, actor=actor, role=role, files=fingerprint)
 
 
 @cli.group()

@@ -105,14 +105,16 @@ def refresh(added, removed):
     for start in range(0, len(rows), 200):
         ItemSearch.insert_many(rows[start:start + 200]).execute()
     # their postings (the old rows' went with them: ON DELETE CASCADE)
-    keys = {row["record"]: row["keys"] for row in rows}
-    ids = list(keys)
+    keys = {(row["county_code"], row["key"]): row["keys"] for row in rows}
+    by_county = {}
+    for county, key in keys:
+        by_county.setdefault(county, []).append(key)
     pieces = []
-    for start in range(0, len(ids), 500):
-        for item in ItemSearch.select(ItemSearch.id, ItemSearch.county_code, ItemSearch.record).where(
-                ItemSearch.record.in_(ids[start:start + 500])):
-            pieces += [dict(county_code=item.county_code, gram=g, item=item.id)
-                       for g in sorted(grams(keys[item.record_id]))]
+    for county, codes in sorted(by_county.items()):  # by the (county_code, key) index
+        for start in range(0, len(codes), 500):
+            for item_id, key in ItemSearch.select(ItemSearch.id, ItemSearch.key).where(
+                    (ItemSearch.county_code == county) & ItemSearch.key.in_(codes[start:start + 500])).tuples():
+                pieces += [dict(county_code=county, gram=g, item=item_id) for g in sorted(grams(keys[county, key]))]
     for start in range(0, len(pieces), 500):
         ItemGram.insert_many(pieces[start:start + 500]).execute()
     if len(rows) + len(pairs) >= ANALYZE_AFTER:

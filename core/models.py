@@ -117,8 +117,9 @@ class MetadataRecord(BaseModel):
 
 class MetadataFile(BaseModel):
     """What one pack file produced at the last ``metadata sync`` of it: the
-    sha256 of its bytes and its entries' ``[kind, key, index]``, so that the
-    next sync parses only the files whose bytes changed. Valid only while
+    sha256 of its bytes, its size and modification time, and its entries'
+    ``[kind, key, index]``, so that the next sync parses only the files
+    whose bytes changed (and reads none whose size and time are the same). Valid only while
     no other sync ran since (``sync_mark``: the newest sync id then) and the
     kinds and permissions are the same (``fingerprint``)."""
 
@@ -129,6 +130,10 @@ class MetadataFile(BaseModel):
     entries = JSONField()
     fingerprint = peewee.CharField(max_length=64)
     sync_mark = peewee.IntegerField(default=0)
+    #: "size:mtime_ns" when the file was read, if it was then older than
+    #: ``loader.RACY_NS`` (a file written just before could change again
+    #: within the clock's resolution); "" when not trusted
+    stat = peewee.CharField(max_length=40, default="")
 
 
 class ItemSearch(BaseModel):

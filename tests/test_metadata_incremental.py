@@ -113,3 +113,43 @@ def test_an_edit_from_the_back_office_makes_the_next_sync_read_everything(app, b
     with app.app_context():
         record = MetadataRecord.get(MetadataRecord.current & (MetadataRecord.key == "synth-00305"))
         assert (record.version, record.content["promised_days"]) == (3, old_days)
+
+
+def test_unchanged_files_are_known_by_size_and_time_and_a_recent_edit_by_its_bytes(app, big, monkeypatch):
+    import os
+    import time
+
+    synth = big[-1]
+    old = time.time() - 3600
+    for file in synth.glob("*.yaml"):
+        os.utime(file, (old, old))
+    run(app, big)
+    with app.app_context():
+        stats = {Path(r.path).name: r.stat for r in MetadataFile.select().where(MetadataFile.pack_dir == str(synth))}
+    target = synth / "items_002.yaml"
+    assert stats["items_002.yaml"] == f"{target.stat().st_size}:{target.stat().st_mtime_ns}"
+
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self) or real(self))
+
+    def keyword(word):
+        edit(target, lambda items: items[7].update(keywords=[word]))
+
+    keyword("keyword-a")
+    size = target.stat().st_size
+    PARSED.clear()
+    assert run(app, big)["changed"] == 1
+    assert parsed_items_files() == ["items_002.yaml"]
+    assert sorted({p.name for p in read if p.parent == synth}) == ["items_002.yaml", "pack.yaml"], \
+        "the unchanged files were known by their size and time, not read"
+    with app.app_context():
+        assert MetadataFile.get(MetadataFile.path == str(target)).stat == "", \
+            "a file written just now is not trusted by its time at the next sync"
+    # edited again at once, to the same size: its time can't tell, its bytes do
+    keyword("keyword-b")
+    assert target.stat().st_size == size
+    assert run(app, big)["changed"] == 1
+    with app.app_context():
+        record = MetadataRecord.get(MetadataRecord.current & (MetadataRecord.key == "synth-00207"))
+        assert record.content["keywords"] == ["keyword-b"]

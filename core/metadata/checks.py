@@ -21,9 +21,9 @@ def check_forms(catalog, errors):
     if default is None:
         return
     default = getattr(default, "data", default)
-    for entry in catalog.entries("items"):
-        if entry.reused:  # unchanged, and so are the guides (a change to them reads everything)
-            continue
+    items = catalog.kinds.get("items", {})
+    # a reused item is unchanged, and so are the guides (a change to them reads everything)
+    for entry in [items[key] for key in sorted(k for k, e in items.items() if not e.reused)]:
         guide = guides.get(catalog.tenant(entry), default)
         try:
             build_form_spec(entry.data, guide)

@@ -16,6 +16,8 @@ import datetime
 import functools
 import hashlib
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +77,8 @@ class Pack:
     entries: list = field(default_factory=list)
     #: ``{file path: sha256 of its bytes}`` of every file read or reused
     files: dict = field(default_factory=dict)
+    #: ``{file path: file_stat()}`` of the same files
+    stats: dict = field(default_factory=dict)
 
 
 #: kinds whose codes are national by nature (division codes, usernames):
@@ -249,8 +253,8 @@ def read_pack(path, kinds, errors, previous=None) -> Pack | None:
     if not manifest.is_file():
         errors.append(MetadataError(str(path), None, "", "not a metadata pack: pack.yaml is missing"))
         return None
-    digests = {}
-    head = _parse(manifest, errors, digests)
+    digests, stats = {}, {}
+    head = _parse(manifest, errors, digests, stats)
     if head is None:
         return None
     if not isinstance(head, dict) or not isinstance(head.get("name"), str):
@@ -266,27 +270,44 @@ def read_pack(path, kinds, errors, previous=None) -> Pack | None:
         overrides = []
     pack = Pack(head["name"], path, str(head.get("version", "1")), head.get("county"), overrides, head.get("title"))
     pack.files.update(digests)
+    pack.stats.update(stats)
     for file in sorted(path.glob("*.yaml")):
         if file.name == "pack.yaml":
             continue
-        old = (previous or {}).get(str(file))
+        name = str(file)
+        old = (previous or {}).get(name)
         if old is not None and not {kind for kind, _key, _i in old[1]} & ALWAYS_READ:
-            raw = file.read_bytes()
-            if hashlib.sha256(raw).hexdigest() == old[0]:
-                pack.files[str(file)] = old[0]
-                pack.entries.extend(Entry(kind, key, {}, pack.name, str(file), i, reused=True)
-                                    for kind, key, i in old[1])
+            # unchanged if its size and time are those recorded (then it is not even read), else by its bytes
+            stat = file_stat(file)
+            if (stat and len(old) > 2 and stat == old[2]) or hashlib.sha256(file.read_bytes()).hexdigest() == old[0]:
+                pack.files[name], pack.stats[name] = old[0], stat
+                pack.entries.extend(Entry(kind, key, {}, pack.name, name, i, True) for kind, key, i in old[1])
                 continue
         _read_file(pack, file, kinds, errors)
     return pack
+
+
+#: a file modified less than this before it is read is not known unchanged
+#: by its size and time at the next sync (it could be written again within
+#: the file system's time resolution, keeping both): it is hashed again
+RACY_NS = 2_000_000_000
+
+
+def file_stat(path) -> str:
+    """``"size:mtime_ns"`` of a file, or "" if it changed too recently to
+    be trusted (:data:`RACY_NS`); taken before its bytes are read."""
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}" if time.time_ns() - st.st_mtime_ns > RACY_NS else ""
 
 
 def file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _parse(file: Path, errors, files=None):
+def _parse(file: Path, errors, files=None, stats=None):
     try:
+        if stats is not None:
+            stats[str(file)] = file_stat(file)
         raw = Path(file).read_bytes()
         PARSED.append(str(file))
         if files is not None:
@@ -302,7 +323,7 @@ def _parse(file: Path, errors, files=None):
 
 
 def _read_file(pack, file, kinds, errors):
-    doc = _parse(file, errors, pack.files)
+    doc = _parse(file, errors, pack.files, pack.stats)
     if doc is None:
         return
     if not isinstance(doc, dict):

@@ -57,8 +57,10 @@ def sync(catalog: Catalog, actor="system", role="system", files=None) -> dict:
 
 def _sync(catalog, actor, role):
     packs = {p.name: p for p in catalog.packs}
-    fresh = [(kind, entry) for kind, entries in sorted(catalog.kinds.items())
-             for _key, entry in sorted(entries.items()) if not entry.reused]
+    # the entries read from their files (a partial catalog's few), in (kind, key) order
+    fresh = [(kind, entry) for (kind, _key), entry in sorted(
+        ((kind, key), entry) for kind, entries in catalog.kinds.items()
+        for key, entry in entries.items() if not entry.reused)]
     # what the comparison needs, as plain tuples: not the (large) content of every entry
     columns = (MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.kind, MetadataRecord.key,
                MetadataRecord.version, MetadataRecord.content_hash, MetadataRecord.pack)
@@ -162,19 +164,21 @@ def _sources_digest(paths) -> str:
 
 
 def previous_files(paths, fingerprint_) -> dict | None:
-    """``{file path: (sha256, [[kind, key, index], …])}`` of every file of
-    the packs at ``paths`` at their last sync, for ``loader.load(previous=)``;
+    """``{file path: (sha256, [[kind, key, index], …], "size:mtime_ns")}`` of
+    every file of the packs at ``paths`` at their last sync, for
+    ``loader.load(previous=)``;
     None when that record can't be trusted (another sync ran since, the
     kinds, permissions or code changed, a pack never synced so)."""
     dirs = [str(Path(p)) for p in paths]
     rows = list(MetadataFile.select(MetadataFile.path, MetadataFile.pack_dir, MetadataFile.digest,
-                                    MetadataFile.entries, MetadataFile.fingerprint, MetadataFile.sync_mark)
-                .where(MetadataFile.pack_dir.in_(dirs)))
+                                    MetadataFile.entries, MetadataFile.fingerprint, MetadataFile.sync_mark,
+                                    MetadataFile.stat)
+                .where(MetadataFile.pack_dir.in_(dirs)).namedtuples())
     mark = _sync_mark()
     if not rows or {r.pack_dir for r in rows} != set(dirs) or any(
             r.fingerprint != fingerprint_ or r.sync_mark != mark for r in rows):
         return None
-    return {r.path: (r.digest, [list(e) for e in r.entries]) for r in rows}
+    return {r.path: (r.digest, r.entries, r.stat) for r in rows}  # entries: JSON lists [kind, key, index]
 
 
 def _record_files(catalog, fingerprint_):
@@ -182,7 +186,7 @@ def _record_files(catalog, fingerprint_):
     produced, dirs = {}, {}
     for pack in catalog.packs:
         for file, digest in pack.files.items():
-            produced[file] = (digest, [], str(pack.path), str(pack.county or ""))
+            produced[file] = (digest, [], str(pack.path), str(pack.county or ""), pack.stats.get(file, ""))
             dirs[str(pack.path)] = True
         for entry in pack.entries:
             if entry.file in produced:
@@ -190,17 +194,18 @@ def _record_files(catalog, fingerprint_):
     if not produced:
         return
     existing = {r.path: r for r in MetadataFile.select(MetadataFile.id, MetadataFile.path, MetadataFile.digest,
-                                                       MetadataFile.pack_dir, MetadataFile.fingerprint)
-                .where(MetadataFile.pack_dir.in_(list(dirs)) | MetadataFile.path.in_(list(produced)))}
+                                                       MetadataFile.pack_dir, MetadataFile.fingerprint,
+                                                       MetadataFile.stat)
+                .where(MetadataFile.pack_dir.in_(list(dirs)) | MetadataFile.path.in_(list(produced))).namedtuples()}
     stale = [r.id for path, r in existing.items()
              if path not in produced or r.digest != produced[path][0] or r.fingerprint != fingerprint_
-             or r.pack_dir != produced[path][2]]
+             or r.pack_dir != produced[path][2] or r.stat != produced[path][4]]
     if stale:
         MetadataFile.delete().where(MetadataFile.id.in_(stale)).execute()
     kept = {path for path, r in existing.items() if r.id not in stale}
     rows = [dict(county_code=county, pack_dir=pack_dir, path=path, digest=digest, entries=entries,
-                 fingerprint=fingerprint_, sync_mark=mark)
-            for path, (digest, entries, pack_dir, county) in produced.items() if path not in kept]
+                 fingerprint=fingerprint_, sync_mark=mark, stat=stat)
+            for path, (digest, entries, pack_dir, county, stat) in produced.items() if path not in kept]
     for start in range(0, len(rows), 200):
         MetadataFile.insert_many(rows[start:start + 200]).execute()
     MetadataFile.update(sync_mark=mark).where(MetadataFile.pack_dir.in_(list(dirs))).execute()
@@ -227,9 +232,18 @@ def _refresh_item_search(run, plan, retired):
 
     removed = [(r.county_code, r.key) for r in retired if r.kind == "items"]
     removed += [(ident[0], ident[2]) for ident, *_ in plan if ident[1] == "items"]
-    added = [(r.id, r.county_code, r.content) for r in MetadataRecord.select(
-        MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.content).where(
-        (MetadataRecord.sync == run) & (MetadataRecord.kind == "items"))]
+    # the new current records, by the (county, kind, key, version) index: SQLite's statistics
+    # call ``sync_id`` unselective (a catalog's first sync wrote every row) and would scan
+    by_county, added = {}, []
+    for (county, kind, key), *_ in plan:
+        if kind == "items":
+            by_county.setdefault(county, []).append(key)
+    for county, keys in sorted(by_county.items()):
+        for start in range(0, len(keys), 500):
+            added.extend(MetadataRecord.select(MetadataRecord.id, MetadataRecord.county_code, MetadataRecord.content)
+                         .where((MetadataRecord.county_code == county) & (MetadataRecord.kind == "items")
+                                & MetadataRecord.key.in_(keys[start:start + 500]) & (MetadataRecord.sync == run))
+                         .tuples())
     item_search.refresh(added, removed)
 
 
