@@ -141,3 +141,48 @@ def insert_row(model, **values):
         instance._pk = cursor.fetchone()[0] if database.returning_clause else cursor.lastrowid
     instance._dirty.clear()
     return instance
+
+
+class Param:
+    """A value given when a :func:`prepared` statement runs (see :func:`param`)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+def param(name):
+    """A placeholder in a query built for :func:`prepared`: compiled as a
+    parameter, filled in by ``run_prepared(…, name=value)``."""
+    return peewee.Value(Param(name), converter=False)
+
+
+#: (database class, key) -> (query, SQL, params) of the statements compiled once (:func:`prepared`)
+_PREPARED = {}
+
+
+def prepared(key, build):
+    """The query ``build()`` makes, compiled to SQL once per ``key`` and
+    database class, not per request: compiling a peewee query with a few
+    dozen columns costs more than running it by its primary key. ``key``
+    must name everything the query depends on (the user's scope …);
+    values that change per call are :func:`param` placeholders."""
+    plan_key = (type(proxy.obj), key)
+    plan = _PREPARED.get(plan_key)
+    if plan is None:
+        if len(_PREPARED) > 4096:
+            _PREPARED.clear()
+        query = build()
+        sql, params = query.sql()
+        plan = _PREPARED[plan_key] = (query, sql, tuple(params))
+    return plan
+
+
+def run_prepared(key, build, **values):
+    """Run the :func:`prepared` statement with its placeholders' ``values``;
+    rows come as the query would give them (model objects, dicts, tuples),
+    its columns converted by their fields."""
+    query, sql, params = prepared(key, build)
+    cursor = proxy.obj.execute_sql(sql, [values[p.name] if isinstance(p, Param) else p for p in params])
+    return query._get_cursor_wrapper(cursor)

@@ -55,6 +55,30 @@ def test_ledger_statements_do_not_grow_with_the_page_size(loaded):
     assert len(one) <= 2, [s for s, _p in one]  # the session check, then the case with its names
 
 
+def test_the_case_statement_compiled_once_per_scope_shows_each_reader_their_own(loaded):
+    """``GET /api/cases/<id>`` keeps its statement compiled per scope
+    (core.db.prepared): readers of different scopes, asking in turn for
+    cases inside and outside a township, each get their own answer, and a
+    second request compiles nothing (runs the same SQL text)."""
+    from core.cases.models import Case
+
+    reader, agent = _client(loaded, READER), _client(loaded, AGENT)
+    with loaded.app_context():
+        from core.models import Staff
+
+        township = Staff.get(Staff.username == AGENT).region[:9]
+        inside = Case.select(Case.id).where(Case.township_code == township).order_by(Case.id).first().id
+        outside = Case.select(Case.id).where(Case.township_code != township).order_by(Case.id).first().id
+    for _round in range(2):
+        for client, case_id, status in ((reader, outside, 200), (agent, outside, 404), (reader, inside, 200),
+                                        (agent, inside, 200), (agent, outside, 404)):
+            assert client.get(f"/api/cases/{case_id}").status_code == status, (client is agent, case_id)
+    first, r1 = _run(loaded, agent, f"/api/cases/{inside}")
+    again, r2 = _run(loaded, agent, f"/api/cases/{inside}")
+    assert r1.get_json() == r2.get_json() and r1.get_json()["id"] == inside
+    assert [s for s, _p in first] == [s for s, _p in again]
+
+
 def _plan(app, sql, params):
     from core.db import is_postgres
 

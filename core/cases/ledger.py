@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, catalog, personal, scope
+from .. import audit, catalog, db, personal, scope
 from ..permissions import require
 from ..db import transaction
 from ..hardening import int_arg
@@ -147,12 +147,15 @@ def api_case(case_id):
     def name_of(model, query, where):
         return scope.scoped(current_user, query, model).where(where)
 
-    query = scope.cases_for(current_user, Case.select(
-        *ROW_FIELDS,
-        name_of(Region, Region.select(Region.name), Region.code == Case.village_code).alias("village_name"),
-        name_of(Region, Region.select(Region.name), Region.code == Case.township_code).alias("township_name"),
-        name_of(Staff, Staff.select(Staff.name), Staff.id == Case.owner).alias("owner_name")))
-    case = query.where(Case.id == case_id).objects().first()
+    def build():  # compiled once per scope (core.db.prepared)
+        return scope.cases_for(current_user, Case.select(
+            *ROW_FIELDS,
+            name_of(Region, Region.select(Region.name), Region.code == Case.village_code).alias("village_name"),
+            name_of(Region, Region.select(Region.name), Region.code == Case.township_code).alias("township_name"),
+            name_of(Staff, Staff.select(Staff.name), Staff.id == Case.owner).alias("owner_name"))
+        ).where(Case.id == db.param("case_id")).limit(1).objects()
+
+    case = next(iter(db.run_prepared(("ledger.case", scope.case_key(current_user)), build, case_id=case_id)), None)
     if case is None:
         scope.case_or_404(current_user, case_id)  # 404, the refusal recorded as for any case out of reach
     names = {("staff", case.owner_id): case.owner_name or ""}
