@@ -172,6 +172,22 @@ def _short_match(compact: str, county):
     return ItemSearch.id.in_(found)
 
 
+def _short_hits(compact: str, county):
+    """``(item_id, rank)`` of the items a query shorter than a piece
+    finds (as :func:`_short_match`), ranked as the long queries' are: 1
+    where a name starts with it, 2 a pinyin line, else 3; read from the
+    covering postings index (migration 0030) alone."""
+    G = ItemGram
+    wanted = [NAME + compact, PINYIN + compact, OTHER + compact]
+    if _HAN.fullmatch(compact):
+        wanted.append(compact)
+    rank = fn.MIN(SqlCase(G.gram, [(NAME + compact, 1), (PINYIN + compact, 2)], 3))
+    found = G.select(G.item, rank.alias("rank")).where(G.gram.in_(wanted))
+    if county is not None:
+        found = found.where(G.county_code.in_([county, ""]))
+    return found.group_by(G.item).alias("hits")
+
+
 def rebuild():
     """Every current item's search row, written anew (migration, repair)."""
     ItemGram.delete().execute()
@@ -298,22 +314,35 @@ def search(query="", *, county=None, level=None, departments=None, frequent=(), 
                 found = found.where(G.county_code.in_([county, ""]))
             found = found.group_by(G.item).having(fn.COUNT(fn.DISTINCT(G.gram)) == len(pieces))
             match = S.id.in_(found) & match
+        hits = None
+        if len(compact) < GRAM and not depts:
+            # the matches with their ranks from the postings alone (a short query's are a line's first
+            # characters behind its marker: the name's start ranks 1, the pinyin's 2), joined by id
+            hits = _short_hits(compact, county)
+            match = True
         if depts:
             match |= S.department.in_(depts)
         where &= match
-        rank = SqlCase(None, [
-            (fn.LOWER(S.key) == q, 0),
-            (_contains(S.keys, NAME + q), 1),
-            (_contains(S.keys, PINYIN + compact), 2)], 3)
+        if hits is not None:
+            rank = SqlCase(None, [(fn.LOWER(S.key) == q, 0)], hits.c.rank)
+        else:
+            rank = SqlCase(None, [
+                (fn.LOWER(S.key) == q, 0),
+                (_contains(S.keys, NAME + q), 1),
+                (_contains(S.keys, PINYIN + compact), 2)], 3)
         order = [rank]
         if frequent:
             order.append(SqlCase(None, [(S.key.in_(frequent), 0)], 1))
         order += [S.priority, S.key, S.county_code]
         total = fn.COUNT(S.id).over()
-        rows = list(S.select(S.record, total.alias("total")).where(where).order_by(*order)
+
+        def joined(query):
+            return query if hits is None else query.join(hits, on=(S.id == hits.c.item_id))
+
+        rows = list(joined(S.select(S.record, total.alias("total"))).where(where).order_by(*order)
                     .offset(offset).limit(limit).tuples())
         ids = [r[0] for r in rows]
-        count = rows[0][1] if rows else (S.select(fn.COUNT(S.id)).where(where).scalar() if offset else 0)
+        count = rows[0][1] if rows else (joined(S.select(fn.COUNT(S.id))).where(where).scalar() if offset else 0)
     else:
         count = catalog.cached("item_search_count", (county, level, channel),
                                lambda: S.select(fn.COUNT(S.id)).where(where).scalar() or 0)

@@ -169,7 +169,7 @@ class ItemGram(BaseModel):
 
     class Meta:
         table_name = "item_gram"
-        indexes = ((("gram", "county_code"), False),)
+        indexes = ((("gram", "county_code", "item"), False),)  # covering: the item from the index (migration 0030)
 
 
 class Region(BaseModel):

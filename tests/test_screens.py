@@ -2,7 +2,8 @@
 chromium through Playwright), in Chinese, Mongolian and English, on a desk
 screen (1366×900) and a phone (390×844), screenshotted into a folder a
 person can look through (``build/screenshots/<lang>/<width>/…png``, printed;
-``BANGBAN_SCREENSHOTS`` overrides it; git-ignored).
+``BANGBAN_SCREENSHOTS`` overrides it; git-ignored), and measured at 360 px
+(the narrowest phone) and 1024 px (the menu folded) too.
 
 The pages are the GET routes of the URL map with real arguments from the
 demo (as the role matrix enumerates them), each opened by a demo account
@@ -15,6 +16,8 @@ page fails on
   window: ``scrollWidth > innerWidth``); in Mongolian the page runs top to
   bottom and scrolls sideways by design, but the commission form's
   applicant part spans at most two phone screens;
+* a desk screenshot that came out drawn at phone width and repeated
+  across (:func:`tiled`; taken again a few frames later first);
 * a top bar at the desk taller than three rows of links (wider than a
   third of the window in Mongolian);
 * a tap target under 44 px on the phone (buttons, fields, the menu and the
@@ -54,6 +57,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("BANGBAN_SCREENSHOTS") or ROOT / "build" / "screenshots")
 LANGS = ("zh_Hans_CN", "mn_Mong_CN", "en")
 SIZES = ((1366, 900), (390, 844))
+#: widths measured too, without a screenshot: the narrowest phone, and a small desk or tablet where
+#: the menu is folded behind its button (below Bootstrap's xl, 1200 px)
+MEASURED = ((360, 740), (1024, 768))
+PHONE = 390
 TABS = 4
 #: the top bar at a desk: at most three rows of 44-px links (Chinese, English), or a third of
 #: the window's width in Mongolian (the bar runs top to bottom)
@@ -390,6 +397,34 @@ async def _run(base, jobs, cookies, text_res):
     return problems, widths
 
 
+def tiled(png: bytes) -> bool:
+    """A desk-wide screenshot that Chromium drew at phone width and repeated
+    across the window (it happens to about one in a hundred after the
+    window was resized): its first phone-wide strip is the same, pixel for
+    pixel, as the next one. A page laid out for the desk never is: the top
+    bar alone runs across."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    if image.width < 2 * PHONE:
+        return False
+    first, second = (image.crop((x, 0, x + PHONE, image.height)) for x in (0, PHONE))
+    return ImageChops.difference(first, second).getbbox() is None
+
+
+async def _screenshot(page, width, tries=4):
+    """The page's screenshot (PNG bytes), taken again after the next frames
+    while it came out :func:`tiled`; None if it still does."""
+    for _ in range(tries):
+        shot = await page.screenshot(animations="disabled", timeout=15000)
+        if width < 2 * PHONE or not tiled(shot):
+            return shot
+        await page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    return None
+
+
 async def _one(page, base, user, path, lang, problems, widths, codes_re, en_codes_re, english_re):
     parts = urlsplit(path)
     url = base + parts.path + "?" + "&".join(q for q in (parts.query, f"lang={lang}") if q)
@@ -422,10 +457,12 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
     if missing:
         problems.append((*where, "tofu", "".join(missing)))
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{user or 'public'}{path}").strip("_")[:150]
-    for width, height in SIZES:
+    for width, height in (*SIZES, *MEASURED):
         await page.set_viewport_size({"width": width, "height": height})
         measured = await page.evaluate(MEASURE, width < 500)
         lap("measure")
+        if measured["innerWidth"] != width:
+            problems.append((*where, f"window {measured['innerWidth']} px wide, asked {width}"))
         widths[(*where, width)] = measured["scrollWidth"]
         if lang != "mn_Mong_CN" and measured["scrollWidth"] > measured["innerWidth"]:
             problems.append((*where, f"overflow at {width}", measured["scrollWidth"], measured["wide"]))
@@ -437,9 +474,15 @@ async def _one(page, base, user, path, lang, problems, widths, codes_re, en_code
             problems.append((*where, f"top bar {measured['bar']} px across at {width}"))
         if lang == "mn_Mong_CN" and width < 500 and measured["applicant"] and measured["applicant"] > 2 * width:
             problems.append((*where, "applicant part wider than two screens", measured["applicant"]))
+        if (width, height) in MEASURED:
+            continue
         folder = SHOTS / lang / str(width)
         folder.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(folder / f"{name}.png"), animations="disabled", timeout=15000)
+        shot = await _screenshot(page, width)
+        if shot is None:
+            problems.append((*where, f"screenshot at {width} drawn at phone width and repeated across"))
+        else:
+            (folder / f"{name}.png").write_bytes(shot)
         lap("screenshot")
     # back to the desk size before the next page is loaded in this tab (it is loaded at the desk size)
     await page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
@@ -470,3 +513,28 @@ def test_every_page_fits_renders_every_glyph_and_speaks_the_language(demo_app, s
                                     for (lang, user, path, width), w in sorted(widths.items())), "utf-8")
     summary = "\n".join(" ".join(str(x) for x in p) for p in sorted(problems, key=str))
     assert not problems, f"{len(problems)} problems:\n{summary}"
+
+
+def test_a_phone_wide_drawing_repeated_across_the_desk_is_told_from_a_desk_page():
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(5)
+
+    def png(image):
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        return out.getvalue()
+
+    phone = Image.new("RGB", (PHONE, 120))
+    phone.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(PHONE * 120)])
+    repeated = Image.new("RGB", (1366, 120), "white")
+    for x in range(0, 1366, PHONE):
+        repeated.paste(phone, (x, 0))
+    desk = Image.new("RGB", (1366, 120), "white")
+    desk.paste(phone, (0, 0))  # a page: what is on its left is not on the right
+    assert tiled(png(repeated))
+    assert not tiled(png(desk))
+    assert not tiled(png(phone))
