@@ -421,6 +421,7 @@ async def _screenshot(page, width, tries=4):
         shot = await page.screenshot(animations="disabled", timeout=15000)
         if width < 2 * PHONE or not tiled(shot):
             return shot
+        PHASES["retaken: drawn at phone width"] = PHASES.get("retaken: drawn at phone width", 0) + 1
         await page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     return None
 
