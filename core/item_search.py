@@ -158,15 +158,21 @@ def grams(keys: str) -> set:
     return out
 
 
+def _short_grams(compact: str) -> list:
+    """The postings a query shorter than a piece reads: a line's start
+    behind each marker, and Chinese text anywhere."""
+    wanted = [NAME + compact, PINYIN + compact, OTHER + compact]
+    if _HAN.fullmatch(compact):
+        wanted.append(compact)
+    return wanted
+
+
 def _short_match(compact: str, county):
     """Items for a query shorter than a piece: its postings (a prefix of a
     line, or Chinese text anywhere), read from the index like a long
     query's, never a scan of every item's keys."""
     G = ItemGram
-    wanted = [NAME + compact, PINYIN + compact, OTHER + compact]
-    if _HAN.fullmatch(compact):
-        wanted.append(compact)
-    found = G.select(G.item).where(G.gram.in_(wanted))
+    found = G.select(G.item).where(G.gram.in_(_short_grams(compact)))
     if county is not None:
         found = found.where(G.county_code.in_([county, ""]))
     return ItemSearch.id.in_(found)
@@ -178,11 +184,8 @@ def _short_hits(compact: str, county):
     where a name starts with it, 2 a pinyin line, else 3; read from the
     covering postings index (migration 0030) alone."""
     G = ItemGram
-    wanted = [NAME + compact, PINYIN + compact, OTHER + compact]
-    if _HAN.fullmatch(compact):
-        wanted.append(compact)
     rank = fn.MIN(SqlCase(G.gram, [(NAME + compact, 1), (PINYIN + compact, 2)], 3))
-    found = G.select(G.item, rank.alias("rank")).where(G.gram.in_(wanted))
+    found = G.select(G.item, rank.alias("rank")).where(G.gram.in_(_short_grams(compact)))
     if county is not None:
         found = found.where(G.county_code.in_([county, ""]))
     return found.group_by(G.item).alias("hits")
