@@ -155,7 +155,8 @@ class ItemSearch(BaseModel):
 
     class Meta:
         table_name = "item_search"
-        indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False))
+        indexes = ((("county_code", "key"), True), (("county_code", "priority", "key"), False),
+                   (("county_code", "department", "priority", "key"), False))  # a department's items, in list order
 
 
 class ItemGram(BaseModel):
@@ -170,6 +171,33 @@ class ItemGram(BaseModel):
     class Meta:
         table_name = "item_gram"
         indexes = ((("gram", "county_code", "item"), False),)  # covering: the item from the index (migration 0030)
+
+
+class ItemPrefix(BaseModel):
+    """What a query shorter than a piece finds (the first keys typed into
+    the picker): one row per item and short query (a line's first one or
+    two characters, one or two Chinese characters anywhere) with the rank
+    it gets there and the item's list order, so that a page of the first
+    key typed is read from the index in the order it is shown, not sorted
+    from the thousands of items one letter finds (core.item_search)."""
+
+    county_code = peewee.CharField(max_length=6)
+    prefix = peewee.CharField(max_length=8)
+    rank = peewee.SmallIntegerField()  # 1 a name starts with it, 2 the pinyin, 3 a code or Chinese text anywhere
+    priority = peewee.SmallIntegerField()
+    key = peewee.CharField(max_length=120)
+    item = peewee.ForeignKeyField(ItemSearch, on_delete="CASCADE", index=False)  # indexed with the prefix below
+    record_id = peewee.IntegerField()  # the item version's metadata_record (as item_search.record_id)
+    at_county = peewee.BooleanField(default=False)
+    at_township = peewee.BooleanField(default=False)
+    at_village = peewee.BooleanField(default=False)
+
+    class Meta:
+        table_name = "item_prefix"
+        # the order a page is shown in, the level filters and the record: a page and its count from the index
+        indexes = ((("prefix", "county_code", "rank", "priority", "key", "record_id", "at_county", "at_township",
+                     "at_village"), False),
+                   (("item", "prefix"), False))  # a department's items the query does not start; the cascade
 
 
 class Region(BaseModel):

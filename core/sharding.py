@@ -62,6 +62,7 @@ TABLES = {
     "metadata_file": (REFERENCE, "metadata: what a pack file produced at the last sync"),
     "item_search": (REFERENCE, "projected from metadata_record by metadata sync"),
     "item_gram": (REFERENCE, "projected from metadata_record by metadata sync"),
+    "item_prefix": (REFERENCE, "projected from metadata_record by metadata sync"),
     "region": (REFERENCE, "the division tree, projected from metadata"),
     "site": (REFERENCE, "the sites, projected from metadata (public pages read them by code)"),
     "holiday": (REFERENCE, "national holidays and make-up workdays"),
@@ -103,7 +104,7 @@ def citus_statements() -> list[str]:
     """The statements that distribute a migrated database on Citus (run on
     the coordinator once, after ``bangban migrate``)."""
     # a table a reference table points to is made a reference table first
-    first = {"metadata_sync": 0, "metadata_record": 1, "item_search": 2, "item_gram": 3, "staff": 0, "api_token": 1}
+    first = {"metadata_sync": 0, "metadata_record": 1, "item_search": 2, "item_gram": 3, "item_prefix": 3, "staff": 0, "api_token": 1}
     statements = [f"SELECT create_reference_table('{t}')"
                   for t in sorted(REFERENCE_TABLES, key=lambda t: (first.get(t, 0), t))]
     statements.append(f"SELECT create_distributed_table('{DISTRIBUTION_ROOT}', 'county_code')")
