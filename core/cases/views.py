@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import audit, catalog, item_search, personal, scope, sharding
+from .. import db
 from ..db import transaction
 from ..permissions import can, require
 from ..hardening import int_arg
@@ -84,23 +85,11 @@ def divisions_for(user):
     return dict(catalog.cached("divisions", key, lambda: _divisions(user)))
 
 
-#: (database class, scope's region key or codes) -> (SQL, params) of the division reads: compiling a
-#: peewee query costs more than running it, and the statement depends only on the key, not on metadata
-_DIVISION_SQL = {}
-
-
 def _region_rows(key, build):
     """``(code, name)`` of the regions ``build()`` selects, its SQL compiled
-    once per ``key`` (the names as peewee converts them)."""
-    database = Region._meta.database
-    plan_key = (type(getattr(database, "obj", database)), key)
-    plan = _DIVISION_SQL.get(plan_key)
-    if plan is None:
-        if len(_DIVISION_SQL) > 4096:
-            _DIVISION_SQL.clear()
-        plan = _DIVISION_SQL[plan_key] = build().sql()
-    convert = Region.name.python_value
-    return [(code, convert(name)) for code, name in database.execute_sql(*plan).fetchall()]
+    once per ``key`` (core.db.prepared: compiling a peewee query costs more
+    than running it, and the statement depends only on the key)."""
+    return list(db.run_prepared(("regions", key), lambda: build().tuples()))
 
 
 def _divisions(user):
