@@ -244,7 +244,16 @@ def _short_page(q, compact, county, level, channel, frequent, offset, limit, dep
     if depts:  # the departments' items the query does not find by their own keys
         by_prefix = P.select(P.id).where((P.item == S.id) & (P.prefix == compact))
         dept_only = offered_items & S.department.in_(sorted(depts)) & ~fn.EXISTS(by_prefix)
-        count += S.select(fn.COUNT(SQL("*"))).where(dept_only).scalar() or 0
+        # how many items the departments have does not depend on the query: counted once per catalog
+        # version (as an unsearched list's length); those the query finds by their keys come off it
+        from . import catalog
+
+        in_depts = offered_items & S.department.in_(sorted(depts))
+        every = catalog.cached("item_search_department_count", (county, level, channel, tuple(sorted(depts))),
+                               lambda: S.select(fn.COUNT(SQL("*"))).where(in_depts).scalar() or 0)
+        found = (P.select(fn.COUNT(SQL("*"))).join(S, on=(S.id == P.item))
+                 .where(where & anywhere & S.department.in_(sorted(depts))).scalar() or 0)
+        count += every - found
         rows.extend(S.select(S.record, Value(3), S.priority, S.key, S.county_code)
                     .where(dept_only & S.key.not_in(special))
                     .order_by(S.priority, S.key, S.county_code).limit(want).tuples())
