@@ -218,8 +218,11 @@ def localized(value, locale=None):
     (a plain string or ``{zh, mn, en}``); fall back to Chinese."""
     if value is None:
         return ""
-    lang = _short(str(locale or get_locale() or "zh"))
-    overrides = text_overrides().get(lang)
+    if locale is None:
+        lang, overrides = _request_language()
+    else:
+        lang = _short(str(locale))
+        overrides = text_overrides().get(lang)
     if overrides:  # a reviewer's correction, live before it is exported to the packs
         zh = value if isinstance(value, str) else value.get("zh")
         if zh in overrides:
@@ -227,6 +230,36 @@ def localized(value, locale=None):
     if isinstance(value, str):
         return value
     return value.get(lang) or value.get("zh") or next(iter(value.values()), "")
+
+
+def _request_language():
+    """``(language, its text overrides)`` of the request's locale, worked
+    out once per request and locale (a page localizes a few hundred texts:
+    naming the locale and finding the overrides each time was most of it)."""
+    try:
+        space = g._flask_babel
+        memo = space.bangban_language
+        if memo is not None and memo[0] is space.babel_locale:
+            return memo[1], memo[2]
+    except AttributeError:
+        pass
+    except RuntimeError:  # outside an app context
+        return "zh", None
+    locale = get_locale()
+    lang = _short(str(locale or "zh"))
+    overrides = text_overrides().get(lang)
+    if locale is not None:
+        g._flask_babel.bangban_language = (locale, lang, overrides)
+    return lang, overrides
+
+
+def set_text_overrides(lang, texts, app=None):
+    """Replace the ``{Chinese text: text}`` overrides of ``lang`` (a
+    plugin's live corrections); the request's own lookup is renewed."""
+    (app or current_app).extensions.setdefault("bangban_text_overrides", {})[lang] = texts
+    space = g.get("_flask_babel") if has_app_context() else None
+    if space is not None:
+        space.bangban_language = None
 
 
 def text_overrides() -> dict:

@@ -49,3 +49,23 @@ def test_a_page_of_strings_is_translated_with_one_catalog_lookup_and_follows_a_f
         assert again == zh
     with app.test_request_context("/?lang=en"):
         assert render_template_string(PAGE).count("Yes/") == 30
+
+
+def test_metadata_texts_follow_the_locale_and_the_overrides_within_a_request(make_app):
+    """``localized`` names the request's language once; a forced locale and
+    a plugin's new overrides (a reviewer's correction) are seen at once."""
+    from core.i18n import localized, set_text_overrides
+
+    app = make_app()
+    name = {"zh": "异地就医备案", "en": "Registration for medical treatment elsewhere"}
+    with app.test_request_context("/?lang=zh_Hans_CN"):
+        assert localized(name) == "异地就医备案"
+        with force_locale("en"):
+            assert localized(name) == "Registration for medical treatment elsewhere"
+            set_text_overrides("en", {"异地就医备案": "Medical treatment elsewhere: registration"})
+            assert localized(name) == "Medical treatment elsewhere: registration"
+        assert localized(name) == "异地就医备案"
+        assert localized(name, "en") == "Medical treatment elsewhere: registration"
+        set_text_overrides("en", {})
+        with force_locale("en"):
+            assert localized(name) == "Registration for medical treatment elsewhere"

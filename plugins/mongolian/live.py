@@ -10,6 +10,8 @@ from flask import current_app
 from flask_babel import get_locale, get_translations
 from peewee import fn
 
+from core.i18n import set_text_overrides
+
 from .models import TranslationCorrection
 from .review import LOCALE
 
@@ -21,8 +23,8 @@ def refresh(app):
         from .views import latest_corrections
 
         latest = latest_corrections()
-        app.extensions.setdefault("bangban_text_overrides", {})["mn"] = {
-            key: row.text for (source, key), row in latest.items() if source == "metadata"}
+        set_text_overrides("mn", {key: row.text for (source, key), row in latest.items() if source == "metadata"},
+                           app)
         state.update(stamp=stamp, catalog={key: row.text for (source, key), row in latest.items()
                                            if source == "catalog"})
     return state
