@@ -202,8 +202,13 @@ def _short_page(q, compact, county, level, channel, frequent, offset, limit, dep
         where &= getattr(P, f"at_{level}") == True  # noqa: E712 - SQL comparison
     if channel:
         where &= P.item.in_(ItemSearch.select(ItemSearch.id).where(ItemSearch.channels.contains(f",{channel},")))
-    if county is None:
-        arms = [None]
+    if county is None:  # every county's items (the public guides): each county's walked, when they are few
+        from . import catalog
+
+        counties = catalog.cached("item_search", "counties", lambda: [
+            c for (c,) in ItemSearch.select(ItemSearch.county_code).distinct().order_by(ItemSearch.county_code)
+            .tuples()])
+        arms = counties if len(counties) <= 8 else [None]
     else:
         arms = [county] + ([""] if _has_national() else [])
 
@@ -212,13 +217,15 @@ def _short_page(q, compact, county, level, channel, frequent, offset, limit, dep
         if arm is None:
             return True
         cond = P.county_code == arm
-        if arm == "" and county:
+        if arm == "" and county is not None:
             own = ItemSearch.alias("own")
             cond &= ~fn.EXISTS(own.select(own.id).where((own.county_code == county) & (own.key == P.key)))
         return cond
 
     anywhere = True if county is None else (P.county_code.in_(arms) & functools.reduce(
         operator.or_, [offered(arm) for arm in arms]))
+    if not arms:  # no item at all
+        return [], 0
     # COUNT(*): PostgreSQL counts from the index alone (COUNT(id) visits every row: 4.4 vs 1.3 ms for "s")
     count = P.select(fn.COUNT(SQL("*"))).where(where & anywhere).scalar() or 0
     depts, offered_items = departments

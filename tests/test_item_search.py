@@ -350,6 +350,16 @@ def test_a_short_query_page_is_read_from_the_index_in_the_order_shown(big_app):
                 found += [r.key for r in page.records]
                 offset += 4
             assert found == wanted, q
+        # every county's items (the public guides), each county walked in its order and merged
+        every = list(ItemSearch.select())
+        for q in ("s", "c"):
+            wanted = _expected(q, every)
+            found = []
+            for offset in range(0, len(wanted), 9):
+                page = item_search.search(q, offset=offset, limit=9)
+                assert page.total == len(wanted), q
+                found += [r.key for r in page.records]
+            assert found == wanted, q
         # frequent items lead their rank; a county-hall item is not offered at a township
         lead = [r.key for r in item_search.search("et", county=COUNTY, frequent=frequent, limit=3).records]
         assert lead[0] == GRASS
