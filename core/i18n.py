@@ -470,7 +470,8 @@ def _template_gettext(context, string, **variables):
     (escaped, always a format string) over :func:`current_translations`."""
     text = current_translations().ugettext(string)
     if context.eval_ctx.autoescape:
-        text = Markup(text)
+        # the interface's own catalogs are markup as Jinja's gettext takes them; the values are escaped by %
+        text = Markup(text)  # nosec B704
     return text % variables if variables or "%" in text else text
 
 
@@ -479,7 +480,7 @@ def _template_ngettext(context, singular, plural, num, **variables):
     variables.setdefault("num", num)
     text = current_translations().ungettext(singular, plural, num)
     if context.eval_ctx.autoescape:
-        text = Markup(text)
+        text = Markup(text)  # nosec B704 - as in _template_gettext
     return text % variables
 
 
