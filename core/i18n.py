@@ -232,25 +232,37 @@ def localized(value, locale=None):
     return value.get(lang) or value.get("zh") or next(iter(value.values()), "")
 
 
+def _for_locale(attr, compute, outside):
+    """``compute(locale)`` for the request's locale, kept on Flask-Babel's
+    per-request context under ``attr`` until the locale changes (as
+    ``force_locale`` does) or :func:`set_text_overrides` renews it;
+    ``outside`` without an app context."""
+    try:
+        space = g._flask_babel
+        memo = getattr(space, attr)
+        if memo is not None and memo[0] is space.babel_locale:
+            return memo[1]
+    except AttributeError:
+        pass
+    except RuntimeError:  # outside an app context: no language chosen
+        return outside
+    locale = get_locale()
+    value = compute(locale)
+    if locale is not None:
+        setattr(g._flask_babel, attr, (locale, value))
+    return value
+
+
+def _language_and_overrides(locale):
+    lang = _short(str(locale or "zh"))
+    return lang, text_overrides().get(lang)
+
+
 def _request_language():
     """``(language, its text overrides)`` of the request's locale, worked
     out once per request and locale (a page localizes a few hundred texts:
     naming the locale and finding the overrides each time was most of it)."""
-    try:
-        space = g._flask_babel
-        memo = space.bangban_language
-        if memo is not None and memo[0] is space.babel_locale:
-            return memo[1], memo[2]
-    except AttributeError:
-        pass
-    except RuntimeError:  # outside an app context
-        return "zh", None
-    locale = get_locale()
-    lang = _short(str(locale or "zh"))
-    overrides = text_overrides().get(lang)
-    if locale is not None:
-        g._flask_babel.bangban_language = (locale, lang, overrides)
-    return lang, overrides
+    return _for_locale("bangban_language", _language_and_overrides, ("zh", None))
 
 
 def set_text_overrides(lang, texts, app=None):
@@ -444,24 +456,11 @@ _NO_TRANSLATIONS = support.NullTranslations()
 
 def current_translations():
     """Flask-Babel's catalog for the request's locale, looked up once per
-    request (and again whenever the locale changes, as ``force_locale``
-    does). Flask-Babel's own ``get_translations`` walks the context and
-    names the locale on every string a page translates: about half the
-    cost of each ``_()`` in a template."""
-    try:
-        space = g._flask_babel
-        memo = space.bangban_translations
-        if memo[0] is space.babel_locale:
-            return memo[1]
-    except AttributeError:
-        pass
-    except RuntimeError:  # outside an app context: no language chosen
-        return _NO_TRANSLATIONS
-    locale = get_locale()
-    translations = get_translations()
-    if locale is not None:
-        g._flask_babel.bangban_translations = (locale, translations)
-    return translations
+    request and locale (:func:`_for_locale`). Flask-Babel's own
+    ``get_translations`` walks the context and names the locale on every
+    string a page translates: about half the cost of each ``_()`` in a
+    template."""
+    return _for_locale("bangban_translations", lambda locale: get_translations(), _NO_TRANSLATIONS)
 
 
 @pass_context
