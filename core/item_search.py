@@ -177,11 +177,12 @@ def prefixes(keys: str) -> dict:
     for line in keys.split("\n"):
         marker, text = line[:1], line[1:]
         rank = 1 if marker == NAME else 2 if marker == PINYIN else 3
-        found = [text[:n] for n in range(1, GRAM) if len(text) >= n]
-        found += [run[i:i + n] for run in _HAN.findall(text) for n in range(1, GRAM) for i in range(len(run) - n + 1)]
-        for prefix in found:
-            if rank < out.get(prefix, 4):
-                out[prefix] = rank
+        found = [(text[:n], rank) for n in range(1, GRAM) if len(text) >= n]
+        found += [(run[i:i + n], 3) for run in _HAN.findall(text) for n in range(1, GRAM)
+                  for i in range(len(run) - n + 1)]  # Chinese anywhere: a line's start only where it starts one
+        for prefix, rank_here in found:
+            if rank_here < out.get(prefix, 4):
+                out[prefix] = rank_here
     return out
 
 

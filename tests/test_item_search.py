@@ -336,6 +336,7 @@ def test_a_short_query_page_is_read_from_the_index_in_the_order_shown(big_app):
         frequent = ["150626-ybj-003", GRASS, COUNTY_ONLY]
         cases = [("c", {}), ("a", {"frequent": frequent}), ("s", {"level": "township", "frequent": frequent}),
                  ("sh", {"level": "village"}), ("j", {"frequent": ["150626-ybj-003"]}),
+                 ("申请", {}), ("保障", {"level": "township"}), ("社会", {}), ("居民", {}),
                  (dept_query, {"level": "township", "frequent": frequent, "departments": depts})]
         for q, kw in cases:
             wanted = _expected(q, rows, level=kw.get("level"), frequent=kw.get("frequent", ()),
